@@ -1,0 +1,157 @@
+"""SQLAlchemy 2.0 typed models of the clinic database."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+from app.db.types import IsoDate, UtcDateTime, utcnow
+from app.domain.ids import new_id
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Synced:
+    """Columns every synced row carries (DESIGN.md, Local data)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, object]:
+        # optimistic lock: an UPDATE matching no row at the expected version is refused
+        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+
+
+class Clinic(Synced, Base):
+    __tablename__ = "clinic"
+    name: Mapped[str] = mapped_column(String(200))
+    phone_region: Mapped[str] = mapped_column(String(2), default="US")
+    date_order: Mapped[str] = mapped_column(String(3), default="MDY")
+    time_zone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+
+
+class StaffUser(Synced, Base):
+    __tablename__ = "staff_user"
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    licence_no: Mapped[str] = mapped_column(String(64), default="")
+    provider_colour: Mapped[str] = mapped_column(String(9), default="")
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Patient(Synced, Base):
+    __tablename__ = "patient"
+    chart_no: Mapped[str] = mapped_column(String(32), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), index=True)
+    preferred_name: Mapped[str] = mapped_column(String(100), default="")
+    middle_name: Mapped[str] = mapped_column(String(100), default="")
+    date_of_birth: Mapped[date] = mapped_column(IsoDate, index=True)
+    sex: Mapped[str] = mapped_column(String(16), default="unknown")
+    gender_identity: Mapped[str] = mapped_column(String(64), default="")
+    mobile_phone: Mapped[str] = mapped_column(String(20), default="")
+    home_phone: Mapped[str] = mapped_column(String(20), default="")
+    work_phone: Mapped[str] = mapped_column(String(20), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(100), default="")
+    preferred_contact: Mapped[str] = mapped_column(String(16), default="phone")
+    consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    guarantor_id: Mapped[str | None] = mapped_column(ForeignKey("patient.id"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    insurance: Mapped[list["PatientInsurance"]] = relationship(
+        back_populates="patient", order_by="PatientInsurance.priority"
+    )
+    alerts: Mapped[list["MedicalAlert"]] = relationship(
+        back_populates="patient", order_by="MedicalAlert.created_at"
+    )
+
+
+class PatientInsurance(Synced, Base):
+    __tablename__ = "patient_insurance"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    carrier: Mapped[str] = mapped_column(String(200))
+    plan_name: Mapped[str] = mapped_column(String(200), default="")
+    member_id: Mapped[str] = mapped_column(String(64))
+    subscriber_name: Mapped[str] = mapped_column(String(200), default="")
+    relation: Mapped[str] = mapped_column(String(16), default="self")
+    patient: Mapped[Patient] = relationship(back_populates="insurance")
+
+
+class MedicalAlert(Synced, Base):
+    __tablename__ = "medical_alert"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(500))
+    severe: Mapped[bool] = mapped_column(Boolean, default=False)
+    patient: Mapped[Patient] = relationship(back_populates="alerts")
+
+
+class AuditEvent(Base):
+    """Append-only and hash-chained; `seq` orders the chain, `id` names it across machines."""
+
+    __tablename__ = "audit_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    workstation_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64), default="")
+    entity_id: Mapped[str] = mapped_column(String(36), default="")
+    patient_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_event_occurred_at", "occurred_at"),)
+
+
+class AuditHead(Base):
+    """The last link of the audit chain, so removing the newest events is noticed too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChangeLog(Base):
+    """Each change to a synced row, written in the same transaction, for the sync to push."""
+
+    __tablename__ = "change_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[str] = mapped_column(String(36))
+    operation: Mapped[str] = mapped_column(String(8))
+    row_version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    pushed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class LocalSetting(Base):
+    """Settings of this workstation's copy (never synced): workstation id and such."""
+
+    __tablename__ = "local_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

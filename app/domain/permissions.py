@@ -1,0 +1,76 @@
+"""Roles and the permission scopes each one holds."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    DENTIST = "dentist"
+    HYGIENIST = "hygienist"
+    RECEPTIONIST = "receptionist"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Scope(StrEnum):
+    PATIENTS_READ = "patients:read"
+    PATIENTS_WRITE = "patients:write"
+    PATIENTS_ARCHIVE = "patients:archive"
+    # allergies, conditions and medications are clinical facts: entered by clinicians
+    MEDICAL_WRITE = "medical:write"
+    CHART_READ = "chart:read"
+    CHART_WRITE = "chart:write"
+    APPOINTMENTS_READ = "appointments:read"
+    APPOINTMENTS_WRITE = "appointments:write"
+    BILLING_READ = "billing:read"
+    BILLING_WRITE = "billing:write"
+    USERS_ADMIN = "users:admin"
+    AUDIT_READ = "audit:read"
+
+
+_CLINICAL = {
+    Scope.PATIENTS_READ,
+    Scope.PATIENTS_WRITE,
+    Scope.MEDICAL_WRITE,
+    Scope.CHART_READ,
+    Scope.CHART_WRITE,
+    Scope.APPOINTMENTS_READ,
+}
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.DENTIST: frozenset(
+        _CLINICAL | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.BILLING_READ}
+    ),
+    Role.HYGIENIST: frozenset(_CLINICAL),
+    Role.RECEPTIONIST: frozenset(
+        {
+            Scope.PATIENTS_READ,
+            Scope.PATIENTS_WRITE,
+            Scope.PATIENTS_ARCHIVE,
+            Scope.APPOINTMENTS_READ,
+            Scope.APPOINTMENTS_WRITE,
+            Scope.BILLING_READ,
+            Scope.BILLING_WRITE,
+        }
+    ),
+    Role.ADMINISTRATOR: frozenset(
+        {
+            Scope.PATIENTS_READ,
+            Scope.PATIENTS_WRITE,
+            Scope.PATIENTS_ARCHIVE,
+            Scope.APPOINTMENTS_READ,
+            Scope.APPOINTMENTS_WRITE,
+            Scope.BILLING_READ,
+            Scope.BILLING_WRITE,
+            Scope.USERS_ADMIN,
+            Scope.AUDIT_READ,
+        }
+    ),
+}
+
+
+def scopes_for(role: Role) -> frozenset[Scope]:
+    """The scopes a member of staff with this role holds."""
+    return ROLE_SCOPES[role]
