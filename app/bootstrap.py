@@ -46,7 +46,9 @@ def create_clinic(
         raise ClinicExists(f"There is already a clinic in {data_dir}.")
     keys.check_passphrase_strength(passphrase)
     if len(admin_password) < SecurityPolicy().min_password_length:
-        raise UserError(f"The administrator password needs at least {SecurityPolicy().min_password_length} characters.")
+        raise UserError(
+            f"The administrator password needs at least {SecurityPolicy().min_password_length} characters."
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     clinic_id = new_id()
     key = keys.create_key()
@@ -61,16 +63,34 @@ def create_clinic(
         )
     runtime = _runtime(data_dir, engine)
     with Ctx(runtime, None).uow() as uow:
-        uow.session.add(Clinic(id=clinic_id, name=clinic_name, phone_region=phone_region,
-                               date_order=date_order, time_zone=time_zone))
-        admin = StaffUser(username=admin_username, display_name="Practice Administrator",
-                          role=Role.ADMINISTRATOR.value, password_hash=hash_password(admin_password),
-                          active=True, failed_logins=0, licence_no="", provider_colour="",
-                          password_changed_at=utcnow())
+        uow.session.add(
+            Clinic(
+                id=clinic_id,
+                name=clinic_name,
+                phone_region=phone_region,
+                date_order=date_order,
+                time_zone=time_zone,
+            )
+        )
+        admin = StaffUser(
+            username=admin_username,
+            display_name="Practice Administrator",
+            role=Role.ADMINISTRATOR.value,
+            password_hash=hash_password(admin_password),
+            active=True,
+            failed_logins=0,
+            licence_no="",
+            provider_colour="",
+            password_changed_at=utcnow(),
+        )
         uow.session.add(admin)
         uow.session.flush()
-        uow.audit("clinic.created", entity_type="clinic", entity_id=clinic_id,
-                  details={"name": clinic_name, "first_administrator": admin_username})
+        uow.audit(
+            "clinic.created",
+            entity_type="clinic",
+            entity_id=clinic_id,
+            details={"name": clinic_name, "first_administrator": admin_username},
+        )
         uow.commit()
     runtime.info = _info(runtime)
     return runtime
@@ -134,8 +154,14 @@ def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untype
         idle_lock_minutes=env_int("CHAIRSIDE_IDLE_LOCK_MINUTES", int(settings.get("idle_lock_minutes", 15))),
     )
     placeholder = ClinicInfo(settings.get("clinic_id", ""), "", "US", "MDY", "UTC")
-    return ClinicRuntime(data_dir=data_dir, engine=engine, workstation_id=settings["workstation_id"],
-                         workstation_name=workstation_name(), info=placeholder, policy=policy)
+    return ClinicRuntime(
+        data_dir=data_dir,
+        engine=engine,
+        workstation_id=settings["workstation_id"],
+        workstation_name=workstation_name(),
+        info=placeholder,
+        policy=policy,
+    )
 
 
 def _info(runtime: ClinicRuntime) -> ClinicInfo:

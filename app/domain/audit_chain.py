@@ -35,9 +35,7 @@ class ChainBreak:
     reason: str
 
 
-def verify_chain(
-    events: Iterable[ChainedEvent], head: tuple[int, str] | None
-) -> ChainBreak | None:
+def verify_chain(events: Iterable[ChainedEvent], head: tuple[int, str] | None) -> ChainBreak | None:
     """The first place the chain is broken (edit, gap, reorder, truncation), or None."""
     expected_prev = GENESIS
     expected_seq = 1

@@ -7,9 +7,7 @@ from app.domain.errors import FieldError
 
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _LOCAL = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = ("January February March April May June July August September October November December").split()
 
 
 def _make(year: int, month: int, day: int, field: str, label: str, text: str) -> date:

@@ -149,9 +149,7 @@ class PatientIndex:
             for pid, score in scores.items()
             if include_archived or not self._entries[pid].archived
         )
-        best = heapq.nlargest(
-            limit, ranked, key=lambda sp: (sp[0], not self._entries[sp[1]].archived)
-        )
+        best = heapq.nlargest(limit, ranked, key=lambda sp: (sp[0], not self._entries[sp[1]].archived))
         # equal scores read best in alphabetical order
         best.sort(key=lambda sp: (-sp[0], self._entries[sp[1]].archived, self._entries[sp[1]].sort_name))
         return [pid for _, pid in best]

@@ -130,9 +130,7 @@ def _name(value: str, field_name: str, label: str, errors: list[FieldError], req
     return value
 
 
-def validate_patient(
-    data: PatientInput, *, today: date, phone_region: str, date_order: str
-) -> CleanPatient:
+def validate_patient(data: PatientInput, *, today: date, phone_region: str, date_order: str) -> CleanPatient:
     """Check every rule and return the cleaned record, or raise ValidationError listing all faults."""
     errors: list[FieldError] = []
     first = _name(data.first_name, "first_name", "First name", errors, True)
@@ -147,13 +145,19 @@ def validate_patient(
             errors.append(FieldError("date_of_birth", "Date of birth is in the future."))
         elif dob < EARLIEST_BIRTH:
             errors.append(
-                FieldError("date_of_birth", f"Date of birth {dob.isoformat()} is before 1900; check the year.")
+                FieldError(
+                    "date_of_birth", f"Date of birth {dob.isoformat()} is before 1900; check the year."
+                )
             )
     except FieldError as e:
         errors.append(e)
 
     phones = {}
-    for key, label in (("mobile_phone", "Mobile"), ("home_phone", "Home phone"), ("work_phone", "Work phone")):
+    for key, label in (
+        ("mobile_phone", "Mobile"),
+        ("home_phone", "Home phone"),
+        ("work_phone", "Work phone"),
+    ):
         try:
             phones[key] = normalise_phone(getattr(data, key), phone_region, field=key, label=label)
         except FieldError as e:
@@ -180,11 +184,16 @@ def validate_patient(
 
     if channel is ContactChannel.SMS and not (data.mobile_phone.strip() and data.consent_sms):
         errors.append(
-            FieldError("preferred_contact", "Preferred contact is SMS: it needs a mobile number and SMS consent.")
+            FieldError(
+                "preferred_contact", "Preferred contact is SMS: it needs a mobile number and SMS consent."
+            )
         )
     if channel is ContactChannel.EMAIL and not (email and data.consent_email):
         errors.append(
-            FieldError("preferred_contact", "Preferred contact is email: it needs an email address and email consent.")
+            FieldError(
+                "preferred_contact",
+                "Preferred contact is email: it needs an email address and email consent.",
+            )
         )
     if data.consent_sms and not data.mobile_phone.strip():
         errors.append(FieldError("consent_sms", "SMS consent needs a mobile number."))
@@ -202,8 +211,15 @@ def validate_patient(
             errors.append(FieldError("insurance", f"Insurance {n}: unknown subscriber relationship."))
             relationship = Relationship.OTHER
         insurance.append(
-            replace(plan, carrier=carrier, member_id=member, plan_name=plan.plan_name.strip(),
-                    subscriber_name=plan.subscriber_name.strip(), relationship=relationship, priority=n)
+            replace(
+                plan,
+                carrier=carrier,
+                member_id=member,
+                plan_name=plan.plan_name.strip(),
+                subscriber_name=plan.subscriber_name.strip(),
+                relationship=relationship,
+                priority=n,
+            )
         )
 
     alerts = []

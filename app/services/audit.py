@@ -141,12 +141,35 @@ def export_csv(ctx: Ctx, flt: AuditFilter, path: Path) -> int:
         tmp = path.with_suffix(path.suffix + ".part")
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
-            out.writerow(["seq", "occurred_at_utc", "user", "workstation", "action",
-                          "entity_type", "entity_id", "patient_id", "patient", "details"])
+            out.writerow(
+                [
+                    "seq",
+                    "occurred_at_utc",
+                    "user",
+                    "workstation",
+                    "action",
+                    "entity_type",
+                    "entity_id",
+                    "patient_id",
+                    "patient",
+                    "details",
+                ]
+            )
             for r in rows:
-                out.writerow([r.seq, r.occurred_at.isoformat(), r.username, r.workstation_id,
-                              r.action, r.entity_type, r.entity_id, r.patient_id or "",
-                              r.patient_name, json.dumps(r.details, sort_keys=True)])
+                out.writerow(
+                    [
+                        r.seq,
+                        r.occurred_at.isoformat(),
+                        r.username,
+                        r.workstation_id,
+                        r.action,
+                        r.entity_type,
+                        r.entity_id,
+                        r.patient_id or "",
+                        r.patient_name,
+                        json.dumps(r.details, sort_keys=True),
+                    ]
+                )
         tmp.replace(path)
         uow.audit("audit.export", details={**_filter_details(flt), "rows": len(rows)})
         uow.commit()

@@ -49,8 +49,9 @@ def sign_in(runtime: ClinicRuntime, username: str, password: str) -> Actor:
         )
         now = utcnow()
         if user is not None and user.locked_until and user.locked_until > now:
-            uow.audit("auth.sign_in_refused", username=username, user_id=user.id,
-                      details={"reason": "locked"})
+            uow.audit(
+                "auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "locked"}
+            )
             uow.commit()
             minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
             raise AccountLocked(
@@ -61,8 +62,9 @@ def sign_in(runtime: ClinicRuntime, username: str, password: str) -> Actor:
             uow.commit()
             raise InvalidCredentials("Wrong username or password.")
         if not user.active:
-            uow.audit("auth.sign_in_refused", username=username, user_id=user.id,
-                      details={"reason": "disabled"})
+            uow.audit(
+                "auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "disabled"}
+            )
             uow.commit()
             raise AccountDisabled("This account is disabled; ask the practice administrator.")
         user.failed_logins = 0
@@ -82,8 +84,7 @@ def _count_failure(runtime: ClinicRuntime, uow, user: StaffUser | None, username
             user.locked_until = utcnow() + timedelta(minutes=runtime.policy.lockout_minutes)
             user.failed_logins = 0
             details["locked_minutes"] = runtime.policy.lockout_minutes
-    uow.audit("auth.sign_in_failed", username=username, user_id=user.id if user else None,
-              details=details)
+    uow.audit("auth.sign_in_failed", username=username, user_id=user.id if user else None, details=details)
 
 
 def sign_out(ctx: Ctx) -> None:

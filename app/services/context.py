@@ -48,9 +48,7 @@ class Ctx:
             with self.uow() as uow:
                 uow.audit("permission.denied", details={"scope": str(scope)})
                 uow.commit()
-            raise PermissionDenied(
-                f"Your role ({self.actor.role.label}) does not allow this ({scope})."
-            )
+            raise PermissionDenied(f"Your role ({self.actor.role.label}) does not allow this ({scope}).")
         return self.actor
 
 

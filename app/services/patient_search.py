@@ -11,9 +11,19 @@ from app.domain.patient_search import PatientIndex, SearchEntry
 from app.domain.phones import phone_digits
 
 _COLUMNS = (
-    Patient.id, Patient.chart_no, Patient.first_name, Patient.last_name, Patient.preferred_name,
-    Patient.middle_name, Patient.date_of_birth, Patient.mobile_phone, Patient.home_phone,
-    Patient.work_phone, Patient.archived_at, Patient.deleted_at, Patient.updated_at,
+    Patient.id,
+    Patient.chart_no,
+    Patient.first_name,
+    Patient.last_name,
+    Patient.preferred_name,
+    Patient.middle_name,
+    Patient.date_of_birth,
+    Patient.mobile_phone,
+    Patient.home_phone,
+    Patient.work_phone,
+    Patient.archived_at,
+    Patient.deleted_at,
+    Patient.updated_at,
 )
 
 
@@ -43,7 +53,9 @@ class PatientSearchCache:
                             sort_name=f"{row.last_name} {row.first_name}".casefold(),
                             date_of_birth=row.date_of_birth,
                             phone_digits=tuple(
-                                d for d in map(phone_digits, (row.mobile_phone, row.home_phone, row.work_phone)) if d
+                                d
+                                for d in map(phone_digits, (row.mobile_phone, row.home_phone, row.work_phone))
+                                if d
                             ),
                             archived=row.archived_at is not None,
                         )

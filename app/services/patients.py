@@ -22,10 +22,28 @@ from app.services.context import Ctx, PermissionDenied
 from app.services.patient_search import PatientSearchCache
 
 SCALAR_FIELDS = (
-    "first_name", "last_name", "preferred_name", "middle_name", "date_of_birth", "sex",
-    "gender_identity", "mobile_phone", "home_phone", "work_phone", "email", "address_line1",
-    "address_line2", "city", "region", "postal_code", "country", "preferred_contact",
-    "consent_sms", "consent_email", "guarantor_id", "notes",
+    "first_name",
+    "last_name",
+    "preferred_name",
+    "middle_name",
+    "date_of_birth",
+    "sex",
+    "gender_identity",
+    "mobile_phone",
+    "home_phone",
+    "work_phone",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "preferred_contact",
+    "consent_sms",
+    "consent_email",
+    "guarantor_id",
+    "notes",
 )
 
 
@@ -82,8 +100,9 @@ class PatientRecord:
 
 def _clean(ctx: Ctx, data: PatientInput) -> CleanPatient:
     info = ctx.runtime.info
-    return validate_patient(data, today=date.today(), phone_region=info.phone_region,
-                            date_order=info.date_order)
+    return validate_patient(
+        data, today=date.today(), phone_region=info.phone_region, date_order=info.date_order
+    )
 
 
 def _search_cache(ctx: Ctx) -> PatientSearchCache:
@@ -110,34 +129,36 @@ def _name(p: Patient) -> str:
 def _record(session: Session, p: Patient) -> PatientRecord:
     insurance = tuple(
         InsuranceInput(i.carrier, i.member_id, i.plan_name, i.subscriber_name, i.relation, i.priority)
-        for i in p.insurance if i.deleted_at is None
+        for i in p.insurance
+        if i.deleted_at is None
     )
-    alerts = tuple(
-        AlertInput(a.kind, a.description, a.severe) for a in p.alerts if a.deleted_at is None
-    )
+    alerts = tuple(AlertInput(a.kind, a.description, a.severe) for a in p.alerts if a.deleted_at is None)
     values = {f: getattr(p, f) for f in SCALAR_FIELDS}
     data = CleanPatient(chart_no=p.chart_no, insurance=insurance, alerts=alerts, **values)
     guarantor = session.get(Patient, p.guarantor_id) if p.guarantor_id else None
     head_id = p.guarantor_id or p.id
     family_rows = session.scalars(
-        select(Patient).where(
+        select(Patient)
+        .where(
             (Patient.guarantor_id == head_id) | (Patient.id == head_id),
             Patient.id != p.id,
             Patient.deleted_at.is_(None),
-        ).order_by(Patient.date_of_birth)
+        )
+        .order_by(Patient.date_of_birth)
     )
-    family = tuple(
-        FamilyMember(f.id, _name(f), f.date_of_birth, f.id == head_id) for f in family_rows
+    family = tuple(FamilyMember(f.id, _name(f), f.date_of_birth, f.id == head_id) for f in family_rows)
+    return PatientRecord(
+        p.id, p.version, p.chart_no, data, p.archived_at, _name(guarantor) if guarantor else "", family
     )
-    return PatientRecord(p.id, p.version, p.chart_no, data, p.archived_at,
-                         _name(guarantor) if guarantor else "", family)
 
 
 def _check_guarantor(session: Session, patient_id: str | None, guarantor_id: str | None) -> None:
     if not guarantor_id:
         return
     if guarantor_id == patient_id:
-        raise ValidationError([FieldError("guarantor_id", "A patient cannot be their own guarantor; leave it empty.")])
+        raise ValidationError(
+            [FieldError("guarantor_id", "A patient cannot be their own guarantor; leave it empty.")]
+        )
     g = session.get(Patient, guarantor_id)
     if g is None or g.deleted_at is not None:
         raise ValidationError([FieldError("guarantor_id", "The chosen guarantor no longer exists.")])
@@ -150,7 +171,9 @@ def _check_chart_no(session: Session, chart_no: str, patient_id: str | None) -> 
         return str(max(int(top or 0) + 1, 1001))
     clash = session.scalar(select(Patient.id).where(Patient.chart_no == chart_no))
     if clash and clash != patient_id:
-        raise ValidationError([FieldError("chart_no", f"Chart number {chart_no} belongs to another patient.")])
+        raise ValidationError(
+            [FieldError("chart_no", f"Chart number {chart_no} belongs to another patient.")]
+        )
     return chart_no
 
 
@@ -164,20 +187,33 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
     def key_alert(a: AlertInput) -> tuple[object, ...]:
         return (str(a.kind), a.description, a.severe)
 
-    live_ins = {key_ins(InsuranceInput(i.carrier, i.member_id, i.plan_name, i.subscriber_name,
-                                       i.relation, i.priority)): i
-                for i in p.insurance if i.deleted_at is None}
+    live_ins = {
+        key_ins(
+            InsuranceInput(i.carrier, i.member_id, i.plan_name, i.subscriber_name, i.relation, i.priority)
+        ): i
+        for i in p.insurance
+        if i.deleted_at is None
+    }
     wanted_ins = {key_ins(i): i for i in clean.insurance}
     for k, row in live_ins.items():
         if k not in wanted_ins:
             row.deleted_at = now
     for k, i in wanted_ins.items():
         if k not in live_ins:
-            session.add(PatientInsurance(patient=p, carrier=i.carrier, member_id=i.member_id,
-                                         plan_name=i.plan_name, subscriber_name=i.subscriber_name,
-                                         relation=str(i.relationship), priority=i.priority))
-    live_alerts = {key_alert(AlertInput(a.kind, a.description, a.severe)): a
-                   for a in p.alerts if a.deleted_at is None}
+            session.add(
+                PatientInsurance(
+                    patient=p,
+                    carrier=i.carrier,
+                    member_id=i.member_id,
+                    plan_name=i.plan_name,
+                    subscriber_name=i.subscriber_name,
+                    relation=str(i.relationship),
+                    priority=i.priority,
+                )
+            )
+    live_alerts = {
+        key_alert(AlertInput(a.kind, a.description, a.severe)): a for a in p.alerts if a.deleted_at is None
+    }
     wanted_alerts = {key_alert(a): a for a in clean.alerts}
     for k, row in live_alerts.items():
         if k not in wanted_alerts:
@@ -189,7 +225,11 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
 
 
 def _jsonable(v: object) -> object:
-    return v.isoformat() if isinstance(v, date) else (str(v) if v is not None and not isinstance(v, bool | int | str) else v)
+    return (
+        v.isoformat()
+        if isinstance(v, date)
+        else (str(v) if v is not None and not isinstance(v, bool | int | str) else v)
+    )
 
 
 def register(ctx: Ctx, data: PatientInput) -> PatientRecord:
@@ -210,8 +250,13 @@ def register(ctx: Ctx, data: PatientInput) -> PatientRecord:
         after = {f: _jsonable(getattr(clean, f)) for f in SCALAR_FIELDS}
         after["insurance"] = [asdict(i) for i in clean.insurance]
         after["alerts"] = [asdict(a) for a in clean.alerts]
-        uow.audit("patient.registered", entity_type="patient", entity_id=p.id, patient_id=p.id,
-                  details={"after": after, "chart_no": chart_no})
+        uow.audit(
+            "patient.registered",
+            entity_type="patient",
+            entity_id=p.id,
+            patient_id=p.id,
+            details={"after": after, "chart_no": chart_no},
+        )
         uow.commit()
         s.refresh(p)
         return _record(s, _load(s, p.id))
@@ -254,8 +299,13 @@ def update(ctx: Ctx, patient_id: str, expected_version: int, data: PatientInput)
             return _record(s, p)
         if ins_changed or alerts_changed:
             p.updated_at = utcnow()  # children changed: the patient's version moves too
-        uow.audit("patient.updated", entity_type="patient", entity_id=p.id, patient_id=p.id,
-                  details={"changes": changes})
+        uow.audit(
+            "patient.updated",
+            entity_type="patient",
+            entity_id=p.id,
+            patient_id=p.id,
+            details={"changes": changes},
+        )
         try:
             uow.commit()
         except StaleDataError:
@@ -274,8 +324,11 @@ def _medical_refusal(ctx: Ctx) -> PermissionDenied:
 def _stale_message(session: Session, patient_id: str) -> str:
     last = session.scalar(
         select(AuditEvent)
-        .where(AuditEvent.entity_id == patient_id, AuditEvent.action.like("patient.%"),
-               AuditEvent.action != "patient.opened")
+        .where(
+            AuditEvent.entity_id == patient_id,
+            AuditEvent.action.like("patient.%"),
+            AuditEvent.action != "patient.opened",
+        )
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     )
@@ -304,8 +357,13 @@ def set_archived(ctx: Ctx, patient_id: str, archived: bool, reason: str = "") ->
         if (p.archived_at is not None) == archived:
             return _record(uow.session, p)
         p.archived_at = utcnow() if archived else None
-        uow.audit("patient.archived" if archived else "patient.unarchived", entity_type="patient",
-                  entity_id=p.id, patient_id=p.id, details={"reason": reason.strip()})
+        uow.audit(
+            "patient.archived" if archived else "patient.unarchived",
+            entity_type="patient",
+            entity_id=p.id,
+            patient_id=p.id,
+            details={"reason": reason.strip()},
+        )
         uow.commit()
         return _record(uow.session, _load(uow.session, patient_id))
 
@@ -323,18 +381,38 @@ def summaries(session: Session, ids: list[str]) -> list[PatientSummary]:
     if not ids:
         return []
     rows = session.execute(
-        select(Patient.id, Patient.chart_no, Patient.first_name, Patient.last_name,
-               Patient.preferred_name, Patient.date_of_birth, Patient.mobile_phone,
-               Patient.home_phone, Patient.archived_at)
-        .where(Patient.id.in_(ids))
+        select(
+            Patient.id,
+            Patient.chart_no,
+            Patient.first_name,
+            Patient.last_name,
+            Patient.preferred_name,
+            Patient.date_of_birth,
+            Patient.mobile_phone,
+            Patient.home_phone,
+            Patient.archived_at,
+        ).where(Patient.id.in_(ids))
     ).all()
-    alerted = set(session.scalars(
-        select(MedicalAlert.patient_id).where(MedicalAlert.patient_id.in_(ids), MedicalAlert.deleted_at.is_(None))
-    ))
+    alerted = set(
+        session.scalars(
+            select(MedicalAlert.patient_id).where(
+                MedicalAlert.patient_id.in_(ids), MedicalAlert.deleted_at.is_(None)
+            )
+        )
+    )
     by_id = {
-        r.id: PatientSummary(r.id, r.chart_no, r.first_name, r.last_name, r.preferred_name,
-                             r.date_of_birth, r.mobile_phone, r.home_phone,
-                             r.archived_at is not None, r.id in alerted)
+        r.id: PatientSummary(
+            r.id,
+            r.chart_no,
+            r.first_name,
+            r.last_name,
+            r.preferred_name,
+            r.date_of_birth,
+            r.mobile_phone,
+            r.home_phone,
+            r.archived_at is not None,
+            r.id in alerted,
+        )
         for r in rows
     }
     return [by_id[i] for i in ids if i in by_id]

@@ -41,8 +41,9 @@ class NewStaff:
 
 def _summary(u: StaffUser) -> StaffSummary:
     locked = u.locked_until is not None and u.locked_until > utcnow()
-    return StaffSummary(u.id, u.username, u.display_name, Role(u.role), u.active, locked,
-                        u.licence_no, u.provider_colour)
+    return StaffSummary(
+        u.id, u.username, u.display_name, Role(u.role), u.active, locked, u.licence_no, u.provider_colour
+    )
 
 
 def list_staff(ctx: Ctx) -> list[StaffSummary]:
@@ -85,22 +86,31 @@ def add_staff(ctx: Ctx, new: NewStaff) -> StaffSummary:
         )
         uow.session.add(user)
         uow.session.flush()
-        uow.audit("staff.added", entity_type="staff_user", entity_id=user.id,
-                  details={"username": username, "role": user.role})
+        uow.audit(
+            "staff.added",
+            entity_type="staff_user",
+            entity_id=user.id,
+            details={"username": username, "role": user.role},
+        )
         uow.commit()
         return _summary(user)
 
 
 def _other_active_admins(ctx: Ctx, user_id: str) -> int:
     with ctx.uow(write=False) as uow:
-        return uow.session.scalar(
-            select(func.count()).select_from(StaffUser).where(
-                StaffUser.role == Role.ADMINISTRATOR.value,
-                StaffUser.active.is_(True),
-                StaffUser.id != user_id,
-                StaffUser.deleted_at.is_(None),
+        return (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(StaffUser)
+                .where(
+                    StaffUser.role == Role.ADMINISTRATOR.value,
+                    StaffUser.active.is_(True),
+                    StaffUser.id != user_id,
+                    StaffUser.deleted_at.is_(None),
+                )
             )
-        ) or 0
+            or 0
+        )
 
 
 def _change(ctx: Ctx, user_id: str, action: str, **values: object) -> StaffSummary:
@@ -111,8 +121,12 @@ def _change(ctx: Ctx, user_id: str, action: str, **values: object) -> StaffSumma
         before = {k: getattr(user, k) for k in values}
         for k, v in values.items():
             setattr(user, k, v)
-        uow.audit(action, entity_type="staff_user", entity_id=user.id,
-                  details={"username": user.username, "before": before, "after": values})
+        uow.audit(
+            action,
+            entity_type="staff_user",
+            entity_id=user.id,
+            details={"username": user.username, "before": before, "after": values},
+        )
         uow.commit()
         return _summary(user)
 
@@ -144,8 +158,12 @@ def reset_password(ctx: Ctx, user_id: str, password: str) -> StaffSummary:
         user.password_hash = hash_password(password)
         user.password_changed_at = utcnow()
         user.failed_logins, user.locked_until = 0, None
-        uow.audit("staff.password_reset", entity_type="staff_user", entity_id=user.id,
-                  details={"username": user.username})
+        uow.audit(
+            "staff.password_reset",
+            entity_type="staff_user",
+            entity_id=user.id,
+            details={"username": user.username},
+        )
         uow.commit()
         return _summary(user)
 

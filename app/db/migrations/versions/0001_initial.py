@@ -124,6 +124,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("local_setting", "change_log", "audit_head", "audit_event", "patient",
-                  "staff_user", "clinic"):
+    for table in (
+        "local_setting",
+        "change_log",
+        "audit_head",
+        "audit_event",
+        "patient",
+        "staff_user",
+        "clinic",
+    ):
         op.drop_table(table)
