@@ -46,9 +46,7 @@ def create_clinic(
         raise ClinicExists(f"There is already a clinic in {data_dir}.")
     keys.check_passphrase_strength(passphrase)
     if len(admin_password) < SecurityPolicy().min_password_length:
-        raise UserError(
-            f"The administrator password needs at least {SecurityPolicy().min_password_length} characters."
-        )
+        raise UserError(f"The administrator password needs at least {SecurityPolicy().min_password_length} characters.")
     data_dir.mkdir(parents=True, exist_ok=True)
     clinic_id = new_id()
     key = keys.create_key()

@@ -54,10 +54,11 @@ def open_engine(path: Path, key: bytes, *, create: bool = False) -> Engine:
             raise NotAClinicDatabase(f"There is no clinic database at {path}.")
         with open(path, "rb") as f:
             header = f.read(16)
+        if not header:
+            # SQLite would treat an empty file as a new database and build a schema in it
+            raise NotAClinicDatabase(f"{path} is empty, not a clinic database; restore it from a backup.")
         if header == SQLITE_HEADER:
-            raise NotAClinicDatabase(
-                f"{path} is an unencrypted SQLite file, not a Chairside clinic database."
-            )
+            raise NotAClinicDatabase(f"{path} is an unencrypted SQLite file, not a Chairside clinic database.")
     elif path.exists() and path.stat().st_size > 0:
         raise NotAClinicDatabase(f"{path} already exists; refusing to overwrite it.")
     engine = build_engine(path, key)
@@ -67,7 +68,6 @@ def open_engine(path: Path, key: bytes, *, create: bool = False) -> Engine:
     except DatabaseError:
         engine.dispose()
         raise NotAClinicDatabase(
-            f"{path} could not be decrypted with this clinic's key: it is damaged, "
-            "or it belongs to another clinic."
+            f"{path} could not be decrypted with this clinic's key: it is damaged, or it belongs to another clinic."
         ) from None
     return engine

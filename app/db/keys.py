@@ -66,8 +66,7 @@ def _aad(clinic_id: str) -> bytes:
 def check_passphrase_strength(passphrase: str) -> None:
     if len(passphrase) < MIN_PASSPHRASE:
         raise WeakPassphrase(
-            f"The recovery passphrase must have at least {MIN_PASSPHRASE} characters; "
-            "a few unrelated words work well."
+            f"The recovery passphrase must have at least {MIN_PASSPHRASE} characters; a few unrelated words work well."
         )
 
 

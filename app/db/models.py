@@ -80,9 +80,7 @@ class Patient(Synced, Base):
     insurance: Mapped[list["PatientInsurance"]] = relationship(
         back_populates="patient", order_by="PatientInsurance.priority"
     )
-    alerts: Mapped[list["MedicalAlert"]] = relationship(
-        back_populates="patient", order_by="MedicalAlert.created_at"
-    )
+    alerts: Mapped[list["MedicalAlert"]] = relationship(back_populates="patient", order_by="MedicalAlert.created_at")
 
 
 class PatientInsurance(Synced, Base):

@@ -144,11 +144,7 @@ class PatientIndex:
                 self._match_numbers(fold(text), digits, scores)
             if letters:
                 self._match_names(text, scores)
-        ranked = (
-            (score, pid)
-            for pid, score in scores.items()
-            if include_archived or not self._entries[pid].archived
-        )
+        ranked = ((score, pid) for pid, score in scores.items() if include_archived or not self._entries[pid].archived)
         best = heapq.nlargest(limit, ranked, key=lambda sp: (sp[0], not self._entries[sp[1]].archived))
         # equal scores read best in alphabetical order
         best.sort(key=lambda sp: (-sp[0], self._entries[sp[1]].archived, self._entries[sp[1]].sort_name))

@@ -145,9 +145,7 @@ def validate_patient(data: PatientInput, *, today: date, phone_region: str, date
             errors.append(FieldError("date_of_birth", "Date of birth is in the future."))
         elif dob < EARLIEST_BIRTH:
             errors.append(
-                FieldError(
-                    "date_of_birth", f"Date of birth {dob.isoformat()} is before 1900; check the year."
-                )
+                FieldError("date_of_birth", f"Date of birth {dob.isoformat()} is before 1900; check the year.")
             )
     except FieldError as e:
         errors.append(e)
@@ -184,9 +182,7 @@ def validate_patient(data: PatientInput, *, today: date, phone_region: str, date
 
     if channel is ContactChannel.SMS and not (data.mobile_phone.strip() and data.consent_sms):
         errors.append(
-            FieldError(
-                "preferred_contact", "Preferred contact is SMS: it needs a mobile number and SMS consent."
-            )
+            FieldError("preferred_contact", "Preferred contact is SMS: it needs a mobile number and SMS consent.")
         )
     if channel is ContactChannel.EMAIL and not (email and data.consent_email):
         errors.append(

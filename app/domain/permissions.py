@@ -40,9 +40,7 @@ _CLINICAL = {
 }
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
-    Role.DENTIST: frozenset(
-        _CLINICAL | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.BILLING_READ}
-    ),
+    Role.DENTIST: frozenset(_CLINICAL | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.BILLING_READ}),
     Role.HYGIENIST: frozenset(_CLINICAL),
     Role.RECEPTIONIST: frozenset(
         {

@@ -49,22 +49,16 @@ def sign_in(runtime: ClinicRuntime, username: str, password: str) -> Actor:
         )
         now = utcnow()
         if user is not None and user.locked_until and user.locked_until > now:
-            uow.audit(
-                "auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "locked"}
-            )
+            uow.audit("auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "locked"})
             uow.commit()
             minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-            raise AccountLocked(
-                f"Too many failed sign-ins: this account is locked for {minutes} more minute(s)."
-            )
+            raise AccountLocked(f"Too many failed sign-ins: this account is locked for {minutes} more minute(s).")
         if user is None or not verify_password(user.password_hash, password):
             _count_failure(runtime, uow, user, username)
             uow.commit()
             raise InvalidCredentials("Wrong username or password.")
         if not user.active:
-            uow.audit(
-                "auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "disabled"}
-            )
+            uow.audit("auth.sign_in_refused", username=username, user_id=user.id, details={"reason": "disabled"})
             uow.commit()
             raise AccountDisabled("This account is disabled; ask the practice administrator.")
         user.failed_logins = 0

@@ -53,9 +53,7 @@ class PatientSearchCache:
                             sort_name=f"{row.last_name} {row.first_name}".casefold(),
                             date_of_birth=row.date_of_birth,
                             phone_digits=tuple(
-                                d
-                                for d in map(phone_digits, (row.mobile_phone, row.home_phone, row.work_phone))
-                                if d
+                                d for d in map(phone_digits, (row.mobile_phone, row.home_phone, row.work_phone)) if d
                             ),
                             archived=row.archived_at is not None,
                         )

@@ -100,9 +100,7 @@ class PatientRecord:
 
 def _clean(ctx: Ctx, data: PatientInput) -> CleanPatient:
     info = ctx.runtime.info
-    return validate_patient(
-        data, today=date.today(), phone_region=info.phone_region, date_order=info.date_order
-    )
+    return validate_patient(data, today=date.today(), phone_region=info.phone_region, date_order=info.date_order)
 
 
 def _search_cache(ctx: Ctx) -> PatientSearchCache:
@@ -156,9 +154,7 @@ def _check_guarantor(session: Session, patient_id: str | None, guarantor_id: str
     if not guarantor_id:
         return
     if guarantor_id == patient_id:
-        raise ValidationError(
-            [FieldError("guarantor_id", "A patient cannot be their own guarantor; leave it empty.")]
-        )
+        raise ValidationError([FieldError("guarantor_id", "A patient cannot be their own guarantor; leave it empty.")])
     g = session.get(Patient, guarantor_id)
     if g is None or g.deleted_at is not None:
         raise ValidationError([FieldError("guarantor_id", "The chosen guarantor no longer exists.")])
@@ -171,9 +167,7 @@ def _check_chart_no(session: Session, chart_no: str, patient_id: str | None) -> 
         return str(max(int(top or 0) + 1, 1001))
     clash = session.scalar(select(Patient.id).where(Patient.chart_no == chart_no))
     if clash and clash != patient_id:
-        raise ValidationError(
-            [FieldError("chart_no", f"Chart number {chart_no} belongs to another patient.")]
-        )
+        raise ValidationError([FieldError("chart_no", f"Chart number {chart_no} belongs to another patient.")])
     return chart_no
 
 
@@ -188,9 +182,7 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
         return (str(a.kind), a.description, a.severe)
 
     live_ins = {
-        key_ins(
-            InsuranceInput(i.carrier, i.member_id, i.plan_name, i.subscriber_name, i.relation, i.priority)
-        ): i
+        key_ins(InsuranceInput(i.carrier, i.member_id, i.plan_name, i.subscriber_name, i.relation, i.priority)): i
         for i in p.insurance
         if i.deleted_at is None
     }
@@ -211,9 +203,7 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
                     priority=i.priority,
                 )
             )
-    live_alerts = {
-        key_alert(AlertInput(a.kind, a.description, a.severe)): a for a in p.alerts if a.deleted_at is None
-    }
+    live_alerts = {key_alert(AlertInput(a.kind, a.description, a.severe)): a for a in p.alerts if a.deleted_at is None}
     wanted_alerts = {key_alert(a): a for a in clean.alerts}
     for k, row in live_alerts.items():
         if k not in wanted_alerts:
@@ -395,9 +385,7 @@ def summaries(session: Session, ids: list[str]) -> list[PatientSummary]:
     ).all()
     alerted = set(
         session.scalars(
-            select(MedicalAlert.patient_id).where(
-                MedicalAlert.patient_id.in_(ids), MedicalAlert.deleted_at.is_(None)
-            )
+            select(MedicalAlert.patient_id).where(MedicalAlert.patient_id.in_(ids), MedicalAlert.deleted_at.is_(None))
         )
     )
     by_id = {

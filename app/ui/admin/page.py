@@ -1,0 +1,26 @@
+"""The Admin area: staff accounts and the audit log, each shown to those allowed to use it."""
+
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from app.domain.permissions import Scope
+from app.services.context import Ctx
+from app.ui.admin.audit_panel import AuditPanel
+from app.ui.admin.users_panel import UsersPanel
+
+
+class AdminPage(QWidget):
+    def __init__(self, ctx: Ctx, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        assert ctx.actor is not None
+        title = QLabel("Administration")
+        title.setStyleSheet("font-size: 20px; font-weight: 600;")
+        self.tabs = QTabWidget()
+        if Scope.USERS_ADMIN in ctx.actor.scopes:
+            self.users = UsersPanel(ctx)
+            self.tabs.addTab(self.users, "Staff accounts")
+        if Scope.AUDIT_READ in ctx.actor.scopes:
+            self.audit = AuditPanel(ctx)
+            self.tabs.addTab(self.audit, "Audit log")
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.tabs)

@@ -1,0 +1,248 @@
+"""The main window: navigation, pages, status bar, keyboard shortcuts and the idle lock."""
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from app.domain.permissions import Scope
+from app.services import auth
+from app.services.context import Ctx
+from app.ui.errors import show_error
+from app.ui.icons import icon
+from app.ui.shell.lock import IdleWatcher, LockScreen
+from app.ui.shell.placeholder import NotYetAvailablePage
+from app.ui.signin.dialogs import ChangePasswordDialog
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str
+    label: str
+    icon: str
+    available: bool
+
+
+AREAS = (
+    Area("patients", "Patients", "patients", True),
+    Area("schedule", "Schedule", "schedule", False),
+    Area("chart", "Chart", "chart", False),
+    Area("imaging", "Imaging", "imaging", False),
+    Area("documents", "Documents", "documents", False),
+    Area("admin", "Admin", "admin", True),
+)
+
+_COMING = {
+    "schedule": "The appointment book: operatories, providers' hours, booking and recalls.",
+    "chart": "Tooth chart, treatment plans, periodontal charting and signed clinical notes.",
+    "imaging": "DICOM X-rays and intraoral photos with measurements.",
+    "documents": "Treatment plans, consent forms, post-op instructions and statements as PDF.",
+}
+
+
+class MainWindow(QMainWindow):
+    signed_out = Signal()
+
+    def __init__(self, ctx: Ctx) -> None:
+        super().__init__()
+        from app.ui.admin.page import AdminPage
+        from app.ui.patients.page import PatientsPage
+
+        assert ctx.actor is not None
+        self.ctx = ctx
+        self.setWindowTitle(f"Chairside — {ctx.runtime.info.name}")
+        self.setWindowIcon(icon("app"))
+        self.setMinimumSize(QSize(1100, 700))
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setIconSize(QSize(28, 28))
+        self.nav.setFixedWidth(170)
+        self.pages = QStackedWidget()
+        self.patients = PatientsPage(ctx)
+        is_admin = bool({Scope.USERS_ADMIN, Scope.AUDIT_READ} & ctx.actor.scopes)
+        self._page_index: dict[str, int] = {}
+        for area in AREAS:
+            if area.key == "admin" and not is_admin:
+                continue  # staff without admin scopes never see the admin area
+            if area.key == "patients":
+                page: QWidget = self.patients
+            elif area.key == "admin":
+                page = AdminPage(ctx)
+            else:
+                page = NotYetAvailablePage(area.label, area.icon, _COMING[area.key])
+            item = QListWidgetItem(icon(area.icon), area.label if area.available else f"{area.label}\n(coming)")
+            item.setData(Qt.ItemDataRole.UserRole, area.key)
+            if not area.available:
+                item.setForeground(Qt.GlobalColor.gray)
+                item.setToolTip(f"{area.label} is not available yet")
+            self.nav.addItem(item)
+            self._page_index[area.key] = self.pages.addWidget(page)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+
+        work = QWidget()
+        row = QHBoxLayout(work)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(self.pages, 1)
+        self.lock_screen = LockScreen(self._unlock)
+        self.lock_screen.unlocked.connect(self._after_unlock)
+        self.lock_screen.sign_out_requested.connect(self.sign_out)
+        self.shell = QStackedWidget()
+        self.shell.addWidget(work)
+        self.shell.addWidget(self.lock_screen)
+        self.setCentralWidget(self.shell)
+        self._hidden_windows: list[QWidget] = []
+
+        self._build_status_bar()
+        self._build_menus()
+        self.idle = IdleWatcher(ctx.runtime.policy.idle_lock_minutes * 60_000, self)
+        self.idle.idle_timed_out.connect(lambda: self.lock("idle"))
+        self._restore_geometry()
+        self.go_to("patients")
+
+    def _build_status_bar(self) -> None:
+        actor = self.ctx.actor
+        assert actor is not None
+        self.user_label = QLabel(f"  {actor.display_name} ({actor.role.label})  ")
+        self.user_label.setObjectName("statusUser")
+        self.station_label = QLabel(f"  Workstation: {self.ctx.runtime.workstation_name}  ")
+        # cloud sync arrives with its own release; until then the state is stated, not faked
+        self.sync_label = QLabel("  Sync: local only (cloud sync not set up)  ")
+        self.sync_label.setObjectName("statusSync")
+        bar = self.statusBar()
+        bar.addWidget(self.user_label)
+        bar.addWidget(self.station_label)
+        bar.addPermanentWidget(self.sync_label)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action(file_menu, "Change &password…", self.change_password)
+        self._action(file_menu, "&Lock screen", lambda: self.lock("manual"), "Ctrl+L", "lock")
+        self._action(file_menu, "Sign &out", self.sign_out)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        go = menu.addMenu("&Go")
+        for n, area in enumerate(AREAS, start=1):
+            if area.key in self._page_index:
+                self._action(go, area.label, lambda _=False, k=area.key: self.go_to(k), f"Ctrl+{n}", area.icon)
+        find = QShortcut(QKeySequence.StandardKey.Find, self)
+        find.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        find.activated.connect(self.find_patient)
+
+    def _action(self, menu, text, slot, shortcut=None, icon_name=None) -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def go_to(self, key: str) -> None:
+        self.nav.setCurrentRow(self._page_index[key])
+
+    def find_patient(self) -> None:
+        if self.is_locked():
+            return
+        self.go_to("patients")
+        self.patients.focus_search()
+
+    # --- locking -----------------------------------------------------------------------
+    def is_locked(self) -> bool:
+        return self.shell.currentWidget() is self.lock_screen
+
+    def lock(self, reason: str) -> None:
+        if self.is_locked():
+            return
+        # open dialogs would show patient data over the lock: hide them until unlock
+        self._hidden_windows = [
+            w for w in QApplication.topLevelWidgets() if w is not self and w.isVisible() and w.isWindow()
+        ]
+        for w in self._hidden_windows:
+            w.hide()
+        self.idle.pause()
+        self.menuBar().setEnabled(False)
+        assert self.ctx.actor is not None
+        self.lock_screen.prepare(self.ctx.actor.display_name)
+        self.shell.setCurrentWidget(self.lock_screen)
+        try:
+            auth.record_lock(self.ctx, reason)
+        except Exception as e:  # the lock must hold even if the audit write fails
+            show_error(self, e)
+
+    def _unlock(self, password: str) -> None:
+        auth.unlock(self.ctx, password)
+
+    def _after_unlock(self) -> None:
+        self.shell.setCurrentIndex(0)
+        self.menuBar().setEnabled(True)
+        for w in self._hidden_windows:
+            w.show()
+        self._hidden_windows = []
+        self.idle.resume()
+
+    # --- session -----------------------------------------------------------------------
+    def change_password(self) -> None:
+        dialog = ChangePasswordDialog(lambda old, new: auth.change_own_password(self.ctx, old, new), self)
+        if dialog.exec():
+            QMessageBox.information(self, "Password changed", "Your password has been changed.")
+
+    def _confirm_discard(self) -> bool:
+        if not self.patients.has_unsaved_changes():
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            "The open patient record has unsaved changes. Discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    def sign_out(self) -> None:
+        if not self.is_locked() and not self._confirm_discard():
+            return
+        auth.sign_out(self.ctx)
+        self._save_geometry()
+        self.idle.pause()
+        self._signing_out = True
+        self.close()
+        self.signed_out.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not getattr(self, "_signing_out", False):
+            if self.is_locked() or not self._confirm_discard():
+                event.ignore()
+                return
+            auth.sign_out(self.ctx)
+            self._save_geometry()
+        QApplication.instance().removeEventFilter(self.idle)
+        event.accept()
+
+    def _save_geometry(self) -> None:
+        settings = QSettings()
+        settings.setValue("main_window/geometry", self.saveGeometry())
+        settings.setValue("main_window/state", self.saveState())
+
+    def _restore_geometry(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("main_window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+            self.restoreState(settings.value("main_window/state"))
+        else:
+            self.resize(1360, 860)

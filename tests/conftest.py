@@ -1,0 +1,84 @@
+"""Shared fixtures: an in-memory keyring, and real encrypted clinics in temporary folders."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PASSPHRASE = "correct horse battery staple"
+ADMIN_PASSWORD = "admin-password-1"
+STAFF_PASSWORD = "staff-password-1"
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives for one test: headless Linux has no real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("CHAIRSIDE_RECOVERY_PASSPHRASE", "CHAIRSIDE_ADMIN_PASSWORD", "CHAIRSIDE_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    # QSettings and platformdirs write under HOME/XDG: keep them in the test's folder
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture
+def clinic_dir(tmp_path: Path) -> Path:
+    return tmp_path / "clinic"
+
+
+@pytest.fixture
+def runtime(clinic_dir: Path):  # type: ignore[no-untyped-def]
+    """A new, empty encrypted clinic with one administrator ('admin')."""
+    from app import bootstrap
+
+    rt = bootstrap.create_clinic(
+        clinic_dir, clinic_name="Test Dental", passphrase=PASSPHRASE, admin_password=ADMIN_PASSWORD
+    )
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def staff(runtime):  # type: ignore[no-untyped-def]
+    """A signed-in context for each role: {'administrator': Ctx, 'dentist': Ctx, ...}."""
+    from app.domain.permissions import Role
+    from app.services import auth, users
+    from app.services.context import Ctx
+
+    admin = Ctx(runtime, auth.sign_in(runtime, "admin", ADMIN_PASSWORD))
+    contexts = {Role.ADMINISTRATOR: admin}
+    for role in (Role.DENTIST, Role.HYGIENIST, Role.RECEPTIONIST):
+        users.add_staff(admin, users.NewStaff(role.value, f"Test {role.label}", role, STAFF_PASSWORD))
+        contexts[role] = Ctx(runtime, auth.sign_in(runtime, role.value, STAFF_PASSWORD))
+    return contexts
