@@ -27,7 +27,7 @@ run: $(VENV)/.installed $(DEMO_DIR)/clinic.db
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check app sync tests
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(PY) -m pytest -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app sync tests

@@ -146,6 +146,9 @@ def _safety_copy(engine, db: Path, revision: str | None) -> None:  # type: ignor
 def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         settings = dict(conn.execute(select(LocalSetting.key, LocalSetting.value)).all())
+    if "workstation_id" not in settings:
+        # e.g. creating the clinic was interrupted: a clear message, not a KeyError
+        raise UserError("This database holds no clinic settings; it may be damaged or was never finished.")
     policy = SecurityPolicy(
         max_failed_logins=env_int("CHAIRSIDE_MAX_FAILED_LOGINS", int(settings.get("max_failed_logins", 5))),
         lockout_minutes=env_int("CHAIRSIDE_LOCKOUT_MINUTES", int(settings.get("lockout_minutes", 15))),

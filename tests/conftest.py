@@ -8,7 +8,8 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# a full-HD virtual screen: Qt's default offscreen screen (800x800) is smaller than the window
+os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={Path(__file__).parent / 'offscreen-screen.json'}")
 
 PASSPHRASE = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-1"

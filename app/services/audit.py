@@ -57,7 +57,8 @@ def verify(runtime: ClinicRuntime) -> ChainBreak | None:
     """The first break in the audit chain, or None when every event is intact."""
     with runtime.sessions() as session:
         head_row = session.get(AuditHead, 1)
-        head = (head_row.seq, head_row.hash) if head_row else None
+        # no head row with events present means the head was removed: (0, GENESIS) flags it
+        head = (head_row.seq, head_row.hash) if head_row else (0, GENESIS)
 
         def events() -> Iterator[ChainedEvent]:
             rows = session.execute(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Integer, cast, func, select
 
-from app.db.models import ChangeLog, MedicalAlert, Patient, PatientInsurance, StaffUser
+from app.db.models import Base, ChangeLog, MedicalAlert, Patient, PatientInsurance, StaffUser
 from app.db.types import utcnow
 from app.domain.ids import new_id
 from app.domain.patients import (
@@ -296,17 +296,19 @@ def _age_on(dob: date, today: date) -> int:
 class _Generator:
     """Makes households of synthetic patients from one seeded random stream."""
 
-    def __init__(self, rng: random.Random, today: date) -> None:
+    def __init__(self, rng: random.Random, today: date, phone_region: str = "US") -> None:
         self.rng = rng
         self.today = today
         self.latest_dob = min(today, LATEST_DOB)
+        # the addresses are American: a clinic elsewhere reads them only with the country code
+        self.dial_prefix = "" if phone_region == "US" else "+1 "
 
     # -- building blocks --
 
     def _phone(self, area_codes: tuple[str, ...]) -> str:
         rng = self.rng
         codes = area_codes if rng.random() < 0.8 else rng.choice(_PLACES)[3]
-        return f"({rng.choice(codes)}) 555-01{rng.randrange(100):02d}"
+        return f"{self.dial_prefix}({rng.choice(codes)}) 555-01{rng.randrange(100):02d}"
 
     def _household(self) -> _Household:
         rng = self.rng
@@ -487,9 +489,9 @@ class _Generator:
         return family
 
 
-def generate(count: int, *, seed: int = 2026, today: date | None = None) -> list[_Person]:
+def generate(count: int, *, seed: int = 2026, today: date | None = None, phone_region: str = "US") -> list[_Person]:
     """`count` synthetic patients in insertion order (each family's guarantor before its members)."""
-    gen = _Generator(random.Random(seed), today or date.today())
+    gen = _Generator(random.Random(seed), today or date.today(), phone_region)
     people: list[_Person] = []
     while len(people) < count:
         people.extend(gen.household(count - len(people)))
@@ -541,7 +543,11 @@ def _rows(
     people: list[_Person], clean: list[CleanPatient], first_chart: int, now: Any
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     patients, plans, alerts = [], [], []
+    # one microsecond apart: an incremental reader keyed on updated_at (the search index
+    # re-reads rows stamped at its high-water mark) must not see 10,000 rows share one stamp
+    start = now - timedelta(microseconds=len(people))
     for n, (p, c) in enumerate(zip(people, clean, strict=True)):
+        now = start + timedelta(microseconds=n + 1)
         row = {name: getattr(c, name) for name in _patient_columns() if hasattr(c, name)}
         row.update(_sync_cols(p.id, now))
         row.update(
@@ -583,8 +589,8 @@ def seed(runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: in
     ctx = _admin_ctx(runtime)
     staff_added = _seed_staff(ctx, staff_password)
     today = date.today()
-    people = generate(patients, seed=seed, today=today)
     info = runtime.info
+    people = generate(patients, seed=seed, today=today, phone_region=info.phone_region)
     # every generated form goes through the same rules as the patient form (about 80 µs each)
     clean = [
         validate_patient(p.form, today=today, phone_region=info.phone_region, date_order=info.date_order)
@@ -597,10 +603,11 @@ def seed(runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: in
         now = utcnow()
         patient_rows, plan_rows, alert_rows = _rows(people, clean, first_chart, now)
         changes: list[dict[str, Any]] = []
+        tables = Base.metadata.tables
         for table, rows in (
-            (Patient.__table__, patient_rows),
-            (PatientInsurance.__table__, plan_rows),
-            (MedicalAlert.__table__, alert_rows),
+            (tables[Patient.__tablename__], patient_rows),
+            (tables[PatientInsurance.__tablename__], plan_rows),
+            (tables[MedicalAlert.__tablename__], alert_rows),
         ):
             if rows:
                 s.execute(table.insert(), rows)  # one executemany; guarantors come before members
@@ -610,13 +617,13 @@ def seed(runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: in
                     "row_id": r["id"],
                     "operation": "insert",
                     "row_version": 1,
-                    "changed_at": now,
+                    "changed_at": r["updated_at"],
                     "pushed_at": None,
                 }
                 for r in rows
             )
         if changes:
-            s.execute(ChangeLog.__table__.insert(), changes)
+            s.execute(tables[ChangeLog.__tablename__].insert(), changes)
         counts = {
             "patients": len(patient_rows),
             "families": len({p.form.guarantor_id for p in people if p.form.guarantor_id}),
