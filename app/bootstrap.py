@@ -4,7 +4,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from app.config import Paths, env_int, workstation_name
 from app.db import keys, migrate
@@ -56,7 +56,7 @@ def create_clinic(
     migrate.upgrade(engine)
     with engine.begin() as conn:
         conn.execute(
-            LocalSetting.__table__.insert(),
+            insert(LocalSetting),
             [{"key": "clinic_id", "value": clinic_id}, {"key": "workstation_id", "value": new_id()}],
         )
     runtime = _runtime(data_dir, engine)

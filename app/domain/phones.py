@@ -33,10 +33,5 @@ def display_phone(e164: str, region: str) -> str:
 
 
 def phone_digits(e164: str) -> str:
-    """National significant digits, for searching by the digits people type."""
-    if not e164:
-        return ""
-    try:
-        return str(phonenumbers.parse(e164, None).national_number)
-    except phonenumbers.NumberParseException:
-        return "".join(c for c in e164 if c.isdigit())
+    """The stored number's digits, for matching the trailing digits people type."""
+    return "".join(c for c in e164 if c.isdigit())

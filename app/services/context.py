@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from app.db.models import StaffUser
 from app.domain.errors import UserError
 from app.domain.permissions import Role, Scope, scopes_for
 from app.services.runtime import ChairsideSession, ClinicRuntime
@@ -40,15 +41,29 @@ class Ctx:
     def uow(self, *, write: bool = True) -> "UnitOfWork":
         return UnitOfWork(self.runtime, self.actor, write=write)
 
-    def require(self, scope: Scope) -> Actor:
-        """The actor, if their role holds `scope`; otherwise the refusal is audited and raised."""
+    def current_role(self) -> Role:
+        """The actor's role as the database says now: a role change or a disabled account
+        takes effect on the next call, not at the next sign-in."""
         if self.actor is None:
             raise NotSignedIn("Sign in first.")
-        if scope not in self.actor.scopes:
+        with self.runtime.sessions() as session:
+            user = session.get(StaffUser, self.actor.user_id)
+            if user is None or not user.active or user.deleted_at is not None:
+                raise NotSignedIn("Your account has been disabled; ask the practice administrator.")
+            return Role(user.role)
+
+    def allowed(self, scope: Scope) -> bool:
+        return scope in scopes_for(self.current_role())
+
+    def require(self, scope: Scope) -> Actor:
+        """The actor, if their role holds `scope`; otherwise the refusal is audited and raised."""
+        role = self.current_role()
+        if scope not in scopes_for(role):
             with self.uow() as uow:
                 uow.audit("permission.denied", details={"scope": str(scope)})
                 uow.commit()
-            raise PermissionDenied(f"Your role ({self.actor.role.label}) does not allow this ({scope}).")
+            raise PermissionDenied(f"Your role ({role.label}) does not allow this ({scope}).")
+        assert self.actor is not None
         return self.actor
 
 

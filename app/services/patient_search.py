@@ -33,6 +33,7 @@ class PatientSearchCache:
     def __init__(self) -> None:
         self.index = PatientIndex()
         self._seen: datetime | None = None
+        self._seen_ids: set[str] = set()  # rows already indexed at exactly `_seen`
         self._lock = threading.Lock()
 
     def refresh(self, session: Session) -> None:
@@ -42,6 +43,8 @@ class PatientSearchCache:
                 # >= so rows stamped in the same microsecond as the last seen are not missed
                 stmt = stmt.where(Patient.updated_at >= self._seen)
             for row in session.execute(stmt):
+                if row.updated_at == self._seen and row.id in self._seen_ids:
+                    continue
                 if row.deleted_at is not None:
                     self.index.remove(row.id)
                 else:
@@ -59,7 +62,9 @@ class PatientSearchCache:
                         )
                     )
                 if self._seen is None or row.updated_at > self._seen:
-                    self._seen = row.updated_at
+                    self._seen, self._seen_ids = row.updated_at, set()
+                if row.updated_at == self._seen:
+                    self._seen_ids.add(row.id)
 
     def search(self, session: Session, text: str, include_archived: bool, limit: int) -> list[str]:
         self.refresh(session)

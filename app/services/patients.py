@@ -187,9 +187,9 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
         if i.deleted_at is None
     }
     wanted_ins = {key_ins(i): i for i in clean.insurance}
-    for k, row in live_ins.items():
+    for k, plan in live_ins.items():
         if k not in wanted_ins:
-            row.deleted_at = now
+            plan.deleted_at = now
     for k, i in wanted_ins.items():
         if k not in live_ins:
             session.add(
@@ -205,9 +205,9 @@ def _sync_children(session: Session, p: Patient, clean: CleanPatient) -> tuple[b
             )
     live_alerts = {key_alert(AlertInput(a.kind, a.description, a.severe)): a for a in p.alerts if a.deleted_at is None}
     wanted_alerts = {key_alert(a): a for a in clean.alerts}
-    for k, row in live_alerts.items():
+    for k, alert in live_alerts.items():
         if k not in wanted_alerts:
-            row.deleted_at = now
+            alert.deleted_at = now
     for k, a in wanted_alerts.items():
         if k not in live_alerts:
             session.add(MedicalAlert(patient=p, kind=str(a.kind), description=a.description, severe=a.severe))
@@ -278,7 +278,7 @@ def update(ctx: Ctx, patient_id: str, expected_version: int, data: PatientInput)
             changes["chart_no"] = [p.chart_no, chart_no]
             p.chart_no = chart_no
         ins_changed, alerts_changed = _sync_children(s, p, clean)
-        if alerts_changed and Scope.MEDICAL_WRITE not in (ctx.actor.scopes if ctx.actor else ()):
+        if alerts_changed and not ctx.allowed(Scope.MEDICAL_WRITE):
             s.rollback()
             raise _medical_refusal(ctx)
         if ins_changed:

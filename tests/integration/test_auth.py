@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 from app.db.models import AuditEvent, StaffUser
 from app.domain.errors import UserError, ValidationError
 from app.domain.permissions import Role
-from app.services import auth, users
+from app.services import auth, patients, users
 from app.services.auth import AccountDisabled, AccountLocked, InvalidCredentials, WeakPassword
-from app.services.context import Ctx
+from app.services.context import Ctx, NotSignedIn, PermissionDenied
 from app.services.users import LastAdministrator
 from tests.conftest import ADMIN_PASSWORD, STAFF_PASSWORD
 
@@ -203,14 +203,21 @@ def second_actor(admin: Ctx):  # type: ignore[no-untyped-def]
     return auth.sign_in(admin.runtime, "second", STAFF_PASSWORD)
 
 
-def test_the_last_active_administrator_cannot_be_disabled(runtime, admin):
+def test_a_demoted_administrator_loses_admin_rights_without_signing_out(runtime, admin):
     second = add(admin, "second", Role.ADMINISTRATOR)
     second_ctx = Ctx(runtime, second_actor(admin))
-    # demoted while still signed in as an administrator: the only one left is 'admin'
     users.set_role(admin, second.id, Role.DENTIST)
-    with pytest.raises(LastAdministrator, match="at least one active administrator"):
+    with pytest.raises(PermissionDenied, match=r"Your role \(Dentist\)"):
         users.set_active(second_ctx, admin.actor.user_id, False)
     assert {u.username: u.active for u in users.list_staff(admin)}["admin"] is True
+
+
+def test_a_disabled_user_is_stopped_at_the_next_call(runtime, admin):
+    add(admin, "dentist")
+    dentist = Ctx(runtime, auth.sign_in(runtime, "dentist", STAFF_PASSWORD))
+    users.set_active(admin, dentist.actor.user_id, False)
+    with pytest.raises(NotSignedIn, match="disabled"):
+        patients.search(dentist, "smith")
 
 
 def test_usernames_are_unique_whatever_their_case(admin):

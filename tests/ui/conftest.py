@@ -19,9 +19,14 @@ def message_boxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     from PySide6.QtWidgets import QMessageBox
 
     shown: list[tuple[str, str]] = []
-    answers = {"warning": QMessageBox.StandardButton.Ok, "critical": QMessageBox.StandardButton.Ok,
-               "information": QMessageBox.StandardButton.Ok, "question": QMessageBox.StandardButton.Discard}
+    answers = {
+        "warning": QMessageBox.StandardButton.Ok,
+        "critical": QMessageBox.StandardButton.Ok,
+        "information": QMessageBox.StandardButton.Ok,
+        "question": QMessageBox.StandardButton.Discard,
+    }
     for kind, answer in answers.items():
+
         def record(*args, _kind=kind, _answer=answer, **kwargs):  # type: ignore[no-untyped-def]
             shown.append((_kind, str(args[2]) if len(args) > 2 else ""))
             return _answer

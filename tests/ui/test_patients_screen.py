@@ -39,8 +39,16 @@ def search(qtbot, page, text):
 def test_register_then_find_edit_and_archive_a_patient(qtbot, window, runtime):
     page = window.patients
     qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
-    fill(qtbot, page.form, first_name="Margaret", last_name="Oyelaran", preferred_name="Peggy",
-         date_of_birth="04/17/1962", mobile_phone="(212) 555-0142", email="peggy@example.org")
+    fill(
+        qtbot,
+        page.form,
+        first_name="Margaret",
+        last_name="Oyelaran",
+        preferred_name="Peggy",
+        date_of_birth="04/17/1962",
+        mobile_phone="(212) 555-0142",
+        email="peggy@example.org",
+    )
     save(qtbot, page)
     assert "Saved" in page.message.text()
     assert page.form.title.text() == "Margaret “Peggy” Oyelaran"
@@ -86,10 +94,16 @@ def test_register_then_find_edit_and_archive_a_patient(qtbot, window, runtime):
         ({"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/01/2999"}, "date_of_birth", "in the future"),
         ({"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/01/1850"}, "date_of_birth", "before 1900"),
         ({"first_name": "Jo", "last_name": "Doe", "date_of_birth": "yesterday"}, "date_of_birth", "is not a date"),
-        ({"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/02/1990", "mobile_phone": "12"},
-         "mobile_phone", "wrong number of digits"),
-        ({"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/02/1990", "email": "jo@"},
-         "email", "not an email address"),
+        (
+            {"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/02/1990", "mobile_phone": "12"},
+            "mobile_phone",
+            "wrong number of digits",
+        ),
+        (
+            {"first_name": "Jo", "last_name": "Doe", "date_of_birth": "01/02/1990", "email": "jo@"},
+            "email",
+            "not an email address",
+        ),
     ],
 )
 def test_each_invalid_value_is_explained_and_nothing_is_saved(qtbot, window, runtime, values, field, message):
