@@ -150,6 +150,20 @@ def test_alerts_show_as_a_banner_wherever_the_patient_is_open(qtbot, staff):
     assert page.search.model.rows[0].has_alerts
 
 
+def test_a_new_patient_form_never_shows_the_previous_patients_alerts(qtbot, staff):
+    from app.domain.patients import AlertInput, PatientInput
+
+    dentist = staff[Role.DENTIST]
+    record = patients.register(dentist, PatientInput("Ana", "Lima", "1975-05-05", alerts=(AlertInput("allergy", "Latex"),)))
+    page = make_window(qtbot, dentist).patients
+    page.open_patient(record.id)
+    wait_ops(qtbot)
+    assert page.form.alert_banner.isVisible()
+    page.new_patient()
+    assert not page.form.alert_banner.isVisible()
+    assert page.form.alerts.rows() == []
+
+
 def test_receptionist_sees_alerts_but_cannot_change_them(qtbot, staff):
     dentist = staff[Role.DENTIST]
     from app.domain.patients import AlertInput, PatientInput

@@ -84,6 +84,7 @@ class RowsTable(QWidget):
         self.table.setRowCount(0)
         for values in rows:
             self.add_row(values)
+        self.changed.emit()
 
     def rows(self) -> list[dict[str, object]]:
         out = []

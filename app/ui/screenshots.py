@@ -1,0 +1,126 @@
+"""`make screenshots`: each screen of a demo clinic as a PNG in docs/screenshots/.
+
+Run under Xvfb (real windows, real fonts); it builds its own throw-away demo clinic.
+"""
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app import bootstrap
+from app.services import auth, demo, patients
+from app.services.context import Ctx
+from app.ui import ops
+from app.ui.app import make_app
+from app.ui.signin.dialogs import PassphraseDialog, SignInDialog
+
+PASSWORD = "screenshot-password"
+
+
+def settle(app: QApplication, ms: int = 250) -> None:
+    """Let background operations finish and the window repaint."""
+    for _ in range(50):
+        pause(ms)
+        if not ops.busy():
+            return
+
+
+def pause(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def save(widget: QWidget, out: Path, name: str) -> None:
+    widget.grab().save(str(out / f"{name}.png"))
+    sys.stdout.write(f"wrote {out / name}.png\n")
+
+
+def main(out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    app = make_app()
+    data_dir = Path(tempfile.mkdtemp(prefix="chairside-shots-")) / "clinic"
+    runtime = bootstrap.create_clinic(data_dir, clinic_name="Riverside Dental (demo)",
+                                      passphrase="screenshot recovery passphrase", admin_password=PASSWORD)
+    demo.seed(runtime, patients=600, staff_password=PASSWORD)
+
+    def dialog_shot(dialog: QWidget, name: str, prepare: Callable[[], None] = lambda: None) -> None:
+        dialog.show()
+        prepare()
+        settle(app)
+        save(dialog, out, name)
+        dialog.close()
+
+    signin = SignInDialog(runtime.info.name, lambda u, p: None)
+    dialog_shot(signin, "01-sign-in", lambda: signin.username.setText("reception.lee"))
+    dialog_shot(PassphraseDialog(str(data_dir), lambda p: None), "02-recovery-passphrase")
+
+    from app.ui.shell.main_window import MainWindow
+
+    dentist = Ctx(runtime, auth.sign_in(runtime, "dr.patel", PASSWORD))
+    window = MainWindow(dentist)
+    window.resize(1440, 900)
+    window.show()
+    page = window.patients
+    # a patient with alerts, insurance and a family shows every part of the record
+    candidates = patients.search(dentist, "a", limit=400)
+    chosen = next(p for p in candidates if p.has_alerts)
+    for p in candidates:
+        record = patients.open_record(dentist, p.id)
+        if record.data.alerts and record.data.insurance and record.family:
+            chosen = p
+            break
+    page.search.query.setText(chosen.last_name)
+    settle(app, 400)
+    page.open_patient(chosen.id)
+    settle(app, 400)
+    save(window, out, "03-patients")
+    page.form.tabs.setCurrentIndex(1)
+    settle(app)
+    save(window, out, "04-family-and-insurance")
+    page.form.tabs.setCurrentIndex(2)
+    settle(app)
+    save(window, out, "05-medical-alerts")
+
+    page.new_patient()
+    page.form.fields["first_name"].setText("Jordan")
+    page.form.fields["date_of_birth"].setText("02/30/2031")
+    page.form.fields["mobile_phone"].setText("555-12")
+    page.form.fields["email"].setText("jordan@")
+    page.save()
+    settle(app, 400)
+    save(window, out, "06-validation")
+
+    window.go_to("schedule")
+    settle(app)
+    save(window, out, "07-not-yet-available")
+    window.lock("manual")
+    settle(app)
+    save(window, out, "08-lock-screen")
+    window._signing_out = True
+    window.close()
+
+    admin = Ctx(runtime, auth.sign_in(runtime, "admin", PASSWORD))
+    admin_window = MainWindow(admin)
+    admin_window.resize(1440, 900)
+    admin_window.show()
+    admin_window.go_to("admin")
+    settle(app, 400)
+    save(admin_window, out, "09-admin-staff")
+    admin_page = admin_window.pages.currentWidget()
+    admin_page.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
+    admin_page.audit.refresh()  # type: ignore[attr-defined]
+    settle(app, 400)
+    save(admin_window, out, "10-admin-audit-log")
+    admin_window._signing_out = True
+    admin_window.close()
+    runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")))
