@@ -44,8 +44,12 @@ def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_app()
     data_dir = Path(tempfile.mkdtemp(prefix="chairside-shots-")) / "clinic"
-    runtime = bootstrap.create_clinic(data_dir, clinic_name="Riverside Dental (demo)",
-                                      passphrase="screenshot recovery passphrase", admin_password=PASSWORD)
+    runtime = bootstrap.create_clinic(
+        data_dir,
+        clinic_name="Riverside Dental (demo)",
+        passphrase="screenshot recovery passphrase",
+        admin_password=PASSWORD,
+    )
     demo.seed(runtime, patients=600, staff_password=PASSWORD)
 
     def dialog_shot(dialog: QWidget, name: str, prepare: Callable[[], None] = lambda: None) -> None:

@@ -154,7 +154,9 @@ def test_a_new_patient_form_never_shows_the_previous_patients_alerts(qtbot, staf
     from app.domain.patients import AlertInput, PatientInput
 
     dentist = staff[Role.DENTIST]
-    record = patients.register(dentist, PatientInput("Ana", "Lima", "1975-05-05", alerts=(AlertInput("allergy", "Latex"),)))
+    record = patients.register(
+        dentist, PatientInput("Ana", "Lima", "1975-05-05", alerts=(AlertInput("allergy", "Latex"),))
+    )
     page = make_window(qtbot, dentist).patients
     page.open_patient(record.id)
     wait_ops(qtbot)
