@@ -90,7 +90,7 @@ def create_clinic(
             details={"name": clinic_name, "first_administrator": admin_username},
         )
         uow.commit()
-    runtime.info = _info(runtime)
+    _load_clinic(runtime)
     return runtime
 
 
@@ -130,7 +130,7 @@ def open_clinic(data_dir: Path, passphrase_provider: PassphraseProvider) -> Clin
                 _safety_copy(engine, paths.db, current)
             migrate.upgrade(engine)  # refuses a newer schema without writing
         runtime = _runtime(data_dir, engine)
-        runtime.info = _info(runtime)
+        _load_clinic(runtime)
     except BaseException:
         engine.dispose()
         raise
@@ -149,11 +149,6 @@ def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untype
     if "workstation_id" not in settings:
         # e.g. creating the clinic was interrupted: a clear message, not a KeyError
         raise UserError("This database holds no clinic settings; it may be damaged or was never finished.")
-    policy = SecurityPolicy(
-        max_failed_logins=env_int("CHAIRSIDE_MAX_FAILED_LOGINS", int(settings.get("max_failed_logins", 5))),
-        lockout_minutes=env_int("CHAIRSIDE_LOCKOUT_MINUTES", int(settings.get("lockout_minutes", 15))),
-        idle_lock_minutes=env_int("CHAIRSIDE_IDLE_LOCK_MINUTES", int(settings.get("idle_lock_minutes", 15))),
-    )
     placeholder = ClinicInfo(settings.get("clinic_id", ""), "", "US", "MDY", "UTC")
     return ClinicRuntime(
         data_dir=data_dir,
@@ -161,13 +156,18 @@ def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untype
         workstation_id=settings["workstation_id"],
         workstation_name=workstation_name(),
         info=placeholder,
-        policy=policy,
     )
 
 
-def _info(runtime: ClinicRuntime) -> ClinicInfo:
+def _load_clinic(runtime: ClinicRuntime) -> None:
+    """Read the clinic's details and security policy (environment variables override it)."""
     with runtime.sessions() as s:
         c = s.scalar(select(Clinic).where(Clinic.deleted_at.is_(None)).limit(1))
         if c is None:
             raise UserError("This database holds no clinic; it may be damaged.")
-        return ClinicInfo(c.id, c.name, c.phone_region, c.date_order, c.time_zone)
+        runtime.info = ClinicInfo(c.id, c.name, c.phone_region, c.date_order, c.time_zone)
+        runtime.policy = SecurityPolicy(
+            max_failed_logins=env_int("CHAIRSIDE_MAX_FAILED_LOGINS", c.max_failed_logins),
+            lockout_minutes=env_int("CHAIRSIDE_LOCKOUT_MINUTES", c.lockout_minutes),
+            idle_lock_minutes=env_int("CHAIRSIDE_IDLE_LOCK_MINUTES", c.idle_lock_minutes),
+        )

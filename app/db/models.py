@@ -34,6 +34,9 @@ class Clinic(Synced, Base):
     phone_region: Mapped[str] = mapped_column(String(2), default="US")
     date_order: Mapped[str] = mapped_column(String(3), default="MDY")
     time_zone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    idle_lock_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    max_failed_logins: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    lockout_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
 
 
 class StaffUser(Synced, Base):

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import bootstrap
@@ -18,6 +18,8 @@ from app.ui.signin.dialogs import PassphraseDialog, SignInDialog
 
 
 def make_app() -> QApplication:
+    # fractional scaling (125 %, 150 %) as the screen asks, with crisp SVG icons
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     QApplication.setOrganizationName("Chairside")
     QApplication.setApplicationName("Chairside")
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -116,10 +116,13 @@ def main(out: Path) -> int:
     settle(app, 400)
     save(admin_window, out, "09-admin-staff")
     admin_page = admin_window.pages.currentWidget()
-    admin_page.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
+    admin_page.tabs.setCurrentWidget(admin_page.security)  # type: ignore[attr-defined]
+    settle(app)
+    save(admin_window, out, "10-admin-security")
+    admin_page.tabs.setCurrentWidget(admin_page.audit)  # type: ignore[attr-defined]
     admin_page.audit.refresh()  # type: ignore[attr-defined]
     settle(app, 400)
-    save(admin_window, out, "10-admin-audit-log")
+    save(admin_window, out, "11-admin-audit-log")
     admin_window._signing_out = True
     admin_window.close()
     runtime.close()

@@ -16,7 +16,7 @@ from app import bootstrap
 from app.db.models import AuditEvent, Patient, StaffUser
 from app.domain.patients import AlertInput, PatientInput
 from app.domain.permissions import Role
-from app.services import audit, auth, patients, users
+from app.services import audit, auth, clinic_settings, patients, users
 from app.services.context import Ctx, NotSignedIn, PermissionDenied
 from app.services.passwords import verify_password
 from app.services.runtime import ClinicRuntime
@@ -41,6 +41,7 @@ ALLOWED: dict[str, set[Role]] = {
     "audit.list_events": {A},
     "audit.export_csv": {A},
     "audit.user_choices": {A},
+    "clinic_settings.set_security_policy": {A},
 }
 
 
@@ -122,6 +123,9 @@ CALLS: dict[str, Callable[[Clinic, Ctx, Role], object]] = {
         ctx, audit.AuditFilter(), c.out_dir / f"audit-{role.value}.csv"
     ),
     "audit.user_choices": lambda c, ctx, role: audit.user_choices(ctx),
+    "clinic_settings.set_security_policy": lambda c, ctx, role: clinic_settings.set_security_policy(
+        ctx, idle_lock_minutes=20, max_failed_logins=5, lockout_minutes=15
+    ),
 }
 
 
@@ -162,6 +166,7 @@ EFFECTS: dict[str, Callable[[Clinic, Role, object], None]] = {
         r > 0 and (c.out_dir / f"audit-{role.value}.csv").read_text().startswith("seq,")
     ),
     "audit.user_choices": lambda c, role, r: _check(c.other_user_id in {uid for uid, _ in r}),
+    "clinic_settings.set_security_policy": lambda c, role, r: _check(c.runtime.policy.idle_lock_minutes == 20),
 }
 
 

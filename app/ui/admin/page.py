@@ -5,6 +5,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.ui.admin.audit_panel import AuditPanel
+from app.ui.admin.security_panel import SecurityPanel
 from app.ui.admin.users_panel import UsersPanel
 
 
@@ -18,6 +19,8 @@ class AdminPage(QWidget):
         if Scope.USERS_ADMIN in ctx.actor.scopes:
             self.users = UsersPanel(ctx)
             self.tabs.addTab(self.users, "Staff accounts")
+            self.security = SecurityPanel(ctx)
+            self.tabs.addTab(self.security, "Security")
         if Scope.AUDIT_READ in ctx.actor.scopes:
             self.audit = AuditPanel(ctx)
             self.tabs.addTab(self.audit, "Audit log")

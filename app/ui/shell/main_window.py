@@ -21,6 +21,7 @@ from app.services import auth
 from app.services.context import Ctx
 from app.ui.errors import show_error
 from app.ui.icons import icon
+from app.ui.ops import bus
 from app.ui.shell.lock import IdleWatcher, LockScreen
 from app.ui.shell.placeholder import NotYetAvailablePage
 from app.ui.signin.dialogs import ChangePasswordDialog
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.idle = IdleWatcher(ctx.runtime.policy.idle_lock_minutes * 60_000, self)
         self.idle.idle_timed_out.connect(lambda: self.lock("idle"))
+        bus.changes_applied.connect(self._on_changes)
         self._restore_geometry()
         self.go_to("patients")
 
@@ -152,6 +154,10 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def _on_changes(self, areas: frozenset[str], _origin: object) -> None:
+        if "settings" in areas:
+            self.idle.set_timeout_ms(self.ctx.runtime.policy.idle_lock_minutes * 60_000)
 
     def go_to(self, key: str) -> None:
         self.nav.setCurrentRow(self._page_index[key])
