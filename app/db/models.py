@@ -156,3 +156,161 @@ class LocalSetting(Base):
     __tablename__ = "local_setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- scheduling ------------------------------------------------------------------------------
+
+
+class Location(Synced, Base):
+    __tablename__ = "location"
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    # the book's visible day and its grid; providers' hours sit inside the opening hours
+    grid_minutes: Mapped[int] = mapped_column(Integer, default=10)
+
+
+class Operatory(Synced, Base):
+    __tablename__ = "operatory"
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WeeklyHoursRow(Synced, Base):
+    """Opening hours of a location (provider_id empty) or a provider's working hours there."""
+
+    __tablename__ = "weekly_hours"
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    start_local: Mapped[str] = mapped_column(String(5))  # 'HH:MM' wall-clock at the location
+    end_local: Mapped[str] = mapped_column(String(5))
+
+
+class HoursException(Synced, Base):
+    """A date when a provider (or the location) works other hours, or not at all (no times)."""
+
+    __tablename__ = "hours_exception"
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    day: Mapped[date] = mapped_column(IsoDate)
+    start_local: Mapped[str | None] = mapped_column(String(5))
+    end_local: Mapped[str | None] = mapped_column(String(5))
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ScheduleBlock(Synced, Base):
+    """Time a provider or operatory is not bookable: one-off (instants) or weekly (local times)."""
+
+    __tablename__ = "schedule_block"
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    operatory_id: Mapped[str | None] = mapped_column(ForeignKey("operatory.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # vacation, lunch, meeting, emergencies_only
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    start_local: Mapped[str | None] = mapped_column(String(5))
+    end_local: Mapped[str | None] = mapped_column(String(5))
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AppointmentType(Synced, Base):
+    __tablename__ = "appointment_type"
+    name: Mapped[str] = mapped_column(String(100))
+    default_minutes: Mapped[int] = mapped_column(Integer)
+    colour: Mapped[str] = mapped_column(String(9))
+    default_procedures: Mapped[str] = mapped_column(String(200), default="")  # procedure codes, comma separated
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Appointment(Synced, Base):
+    """A booked visit; on the pinboard (unscheduled) it keeps no time and blocks nothing."""
+
+    __tablename__ = "appointment"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
+    provider_id: Mapped[str] = mapped_column(ForeignKey("staff_user.id"))
+    operatory_id: Mapped[str | None] = mapped_column(ForeignKey("operatory.id"))
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"))
+    appointment_type_id: Mapped[str | None] = mapped_column(ForeignKey("appointment_type.id"))
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    cancel_reason: Mapped[str] = mapped_column(String(200), default="")
+    outside_hours_reason: Mapped[str] = mapped_column(String(200), default="")
+    on_pinboard: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_appointment_provider_start", "provider_id", "starts_at"),
+        Index("ix_appointment_operatory_start", "operatory_id", "starts_at"),
+        Index("ix_appointment_patient_start", "patient_id", "starts_at"),
+        Index("ix_appointment_starts_at", "starts_at"),
+    )
+
+
+class AppointmentStatusChange(Synced, Base):
+    """Each step of the visit workflow: when, by whom, from which state."""
+
+    __tablename__ = "appointment_status_change"
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointment.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RecallType(Synced, Base):
+    __tablename__ = "recall_type"
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    interval_months: Mapped[int] = mapped_column(Integer)
+    appointment_type_id: Mapped[str | None] = mapped_column(ForeignKey("appointment_type.id"))
+
+
+class PatientRecall(Synced, Base):
+    __tablename__ = "patient_recall"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    recall_type_id: Mapped[str] = mapped_column(ForeignKey("recall_type.id"))
+    last_completed: Mapped[date | None] = mapped_column(IsoDate)
+    due_date: Mapped[date | None] = mapped_column(IsoDate, index=True)
+    contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReminderRule(Synced, Base):
+    """When reminders go out: hours before an appointment, or days before a recall is due."""
+
+    __tablename__ = "reminder_rule"
+    kind: Mapped[str] = mapped_column(String(16))  # appointment, recall
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    template_key: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OutboxMessage(Base):
+    """A message to a patient, queued durably; `dedupe_key` makes each one exist only once.
+
+    Local to the sending workstation (not synced): it holds contact details and delivery state.
+    """
+
+    __tablename__ = "outbox_message"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    queue: Mapped[str] = mapped_column(String(16), index=True)  # high, standard, billing
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    patient_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # email, sms
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
