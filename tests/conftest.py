@@ -83,3 +83,26 @@ def staff(runtime):  # type: ignore[no-untyped-def]
         users.add_staff(admin, users.NewStaff(role.value, f"Test {role.label}", role, STAFF_PASSWORD))
         contexts[role] = Ctx(runtime, auth.sign_in(runtime, role.value, STAFF_PASSWORD))
     return contexts
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter teardown once every result is reported.
+
+    PySide wrappers destroyed in arbitrary order at interpreter shutdown can crash Qt after
+    the run is over (seen rarely with dozens of windows made and closed); the exit status
+    must be the tests' verdict, not that.
+    """
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)

@@ -24,6 +24,9 @@ class Scope(StrEnum):
     CHART_WRITE = "chart:write"
     APPOINTMENTS_READ = "appointments:read"
     APPOINTMENTS_WRITE = "appointments:write"
+    # booking outside a provider's hours or over a block needs this and a reason
+    APPOINTMENTS_OVERRIDE_HOURS = "appointments:override_hours"
+    SCHEDULE_SETUP = "schedule:setup"
     BILLING_READ = "billing:read"
     BILLING_WRITE = "billing:write"
     USERS_ADMIN = "users:admin"
@@ -40,7 +43,10 @@ _CLINICAL = {
 }
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
-    Role.DENTIST: frozenset(_CLINICAL | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.BILLING_READ}),
+    Role.DENTIST: frozenset(
+        _CLINICAL
+        | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.APPOINTMENTS_OVERRIDE_HOURS, Scope.BILLING_READ}
+    ),
     Role.HYGIENIST: frozenset(_CLINICAL),
     Role.RECEPTIONIST: frozenset(
         {
@@ -62,6 +68,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.APPOINTMENTS_WRITE,
             Scope.BILLING_READ,
             Scope.BILLING_WRITE,
+            Scope.APPOINTMENTS_OVERRIDE_HOURS,
+            Scope.SCHEDULE_SETUP,
             Scope.USERS_ADMIN,
             Scope.AUDIT_READ,
         }

@@ -177,10 +177,10 @@ class WeeklyHours:
 
 
 def _shift(day: date, start: time, end: time, tz: ZoneInfo) -> Interval | None:
-    """One local shift as UTC; None when the clock change swallows it entirely."""
+    """One local shift as UTC; None when the clock change leaves nothing of it."""
     s = local_to_utc(day, start, tz)
     e = local_to_utc(day if end > start else day + DAY, end, tz)
-    # a shift lying wholly inside a spring-forward gap comes out empty or backwards
+    # a start in the spring-forward gap moves forward and can land on or after the end
     return Interval(s, e) if e > s else None
 
 

@@ -17,17 +17,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from app import bootstrap
 from app.config import Paths
-from app.db.models import Patient
+from app.db.models import Appointment, Location, Patient
 from app.domain.patient_search import fold
-from app.services import auth, demo, patients
+from app.services import auth, demo, patients, scheduling
 from app.services.context import Ctx
 from app.services.runtime import ClinicRuntime
 
@@ -41,7 +43,13 @@ BUDGETS = {
     "cold_start_budget_s": 1.5,
     "patient_search_p95_budget_ms": 20,
     "sqlcipher_overhead_budget_ratio": 1.3,
+    "next_slot_budget_ms": 20,
+    "move_appointment_budget_ms": 20,
 }
+NEXT_SLOT_CALLS = 50
+NEXT_SLOT_PROVIDERS = 5
+NEXT_SLOT_DAYS = 91
+MOVES = 30
 
 _FLOOR_WINDOW = """
 import sys
@@ -230,6 +238,114 @@ def _open_figures(ctx: Ctx, rows: list[Any]) -> dict[str, Any]:
     }
 
 
+# --- the appointment book ---
+
+
+def _local_today(tz_name: str) -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(tz_name)).date()
+
+
+def _slot_floor(runtime: ClinicRuntime, location_id: str, start: datetime, end: datetime, n: int) -> list[float]:
+    """The raw query under a slot search: the window's active bookings at the location."""
+    conn = runtime.engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        sql = (
+            "SELECT id, provider_id, operatory_id, patient_id, starts_at, ends_at FROM appointment "
+            "WHERE location_id = ? AND deleted_at IS NULL AND on_pinboard = 0 AND starts_at < ? AND ends_at > ? "
+            "AND status IN ('scheduled', 'confirmed', 'arrived', 'seated', 'completed')"
+        )
+        stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
+        args = (location_id, end.strftime(stamp), start.strftime(stamp))
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            cur.execute(sql, args)
+            cur.fetchall()
+            times.append(time.perf_counter() - t0)
+        cur.close()
+        return times
+    finally:
+        conn.close()
+
+
+def _schedule_figures(ctx: Ctx) -> dict[str, Any]:
+    """Next free slot across 5 providers over 3 months, and moving a booking (then back)."""
+    with ctx.runtime.sessions() as s:
+        loc = s.scalar(select(Location).where(Location.deleted_at.is_(None)).order_by(Location.created_at).limit(1))
+        if loc is None:
+            return {"schedule_error": "the clinic has no location"}
+        location_id, tz_name = loc.id, loc.time_zone
+        provider_ids = tuple(p.id for p in scheduling.providers(s))[:NEXT_SLOT_PROVIDERS]
+    today = _local_today(tz_name)
+    hour = timedelta(hours=1)
+    times = []
+    for n in range(NEXT_SLOT_CALLS):
+        first = today + timedelta(days=n % 7)
+        query = scheduling.SlotQuery(
+            location_id, hour, first, first + timedelta(days=NEXT_SLOT_DAYS), provider_ids=provider_ids
+        )
+        t0 = time.perf_counter()
+        scheduling.next_available(ctx, query)
+        times.append(time.perf_counter() - t0)
+    now = datetime.now(UTC)
+    floor = _slot_floor(ctx.runtime, location_id, now, now + timedelta(days=NEXT_SLOT_DAYS), NEXT_SLOT_CALLS)
+    p95, floor_p95 = _p95(times), _p95(floor)
+    figures: dict[str, Any] = {
+        "next_slot_p50_ms": _ms(statistics.median(times)),
+        "next_slot_ms": _ms(p95),
+        "next_slot_floor_ms": _ms(floor_p95),
+        "next_slot_ratio_to_floor": _ratio(p95, floor_p95),
+    }
+    figures.update(_move_figures(ctx, location_id, today))
+    return figures
+
+
+def _move_figures(ctx: Ctx, location_id: str, today: date) -> dict[str, Any]:
+    """Each of MOVES future bookings moved to its next free slot and back, so the book ends as it began."""
+    with ctx.runtime.sessions() as s:
+        rows = list(
+            s.scalars(
+                select(Appointment)
+                .where(
+                    Appointment.location_id == location_id,
+                    Appointment.deleted_at.is_(None),
+                    Appointment.on_pinboard.is_(False),
+                    Appointment.status.in_(("scheduled", "confirmed")),
+                    Appointment.starts_at > datetime.now(UTC) + timedelta(days=1),
+                )
+                .order_by(Appointment.starts_at)
+                .limit(MOVES)
+            )
+        )
+    times = []
+    for a in rows:
+        assert a.starts_at is not None and a.ends_at is not None
+        length = a.ends_at - a.starts_at
+        query = scheduling.SlotQuery(
+            location_id,
+            length,
+            today + timedelta(days=1),
+            today + timedelta(days=NEXT_SLOT_DAYS),
+            provider_ids=(a.provider_id,),
+            patient_id=a.patient_id,
+            limit=1,
+        )
+        options = scheduling.next_available(ctx, query)
+        if not options:
+            continue
+        slot = options[0]
+        t0 = time.perf_counter()
+        moved = scheduling.move(ctx, a.id, a.version, slot.start, slot.end, operatory_id=slot.operatory_id)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        scheduling.move(ctx, a.id, moved.version, a.starts_at, a.ends_at, operatory_id=a.operatory_id)
+        times.append(time.perf_counter() - t0)
+    if not times:
+        return {"move_appointment_error": "no future booking to move"}
+    return {"moves": len(times), "move_appointment_ms": _ms(statistics.median(times))}
+
+
 # --- SQLCipher against plain SQLite ---
 
 
@@ -414,6 +530,7 @@ def main(data_dir: Path, *, patients: int, passphrase: Callable[[], str | None])
         rows = _sample(runtime, 400, rng)
         report.update(_search_figures(ctx, rows, rng))
         report.update(_open_figures(ctx, rows))
+        report.update(_schedule_figures(ctx))
     finally:
         runtime.close()
     report.update(_cipher_figures())

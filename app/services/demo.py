@@ -3,20 +3,42 @@
 Everything here is invented: names are drawn from built-in lists, phone numbers sit in the
 fictional 555-01xx range, emails are at example.org/.com/.net and notes say "Synthetic".
 Patients are bulk-inserted (10,000 in a few seconds) with their change-log rows, so a later
-sync pushes them like any other local change.
+sync pushes them like any other local change. The appointment book (seed_schedule) gets a
+location with ten chairs, providers' hours and blocks, appointment types, recalls, reminder
+rules and about a year of bookings around today, inserted the same way.
 """
 
 import random
+import secrets
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Boolean, Integer, cast, func, select
 
-from app.db.models import Base, ChangeLog, MedicalAlert, Patient, PatientInsurance, StaffUser
-from app.db.types import utcnow
+from app.db.models import (
+    Appointment,
+    AppointmentStatusChange,
+    AppointmentType,
+    Base,
+    ChangeLog,
+    Location,
+    MedicalAlert,
+    Operatory,
+    Patient,
+    PatientInsurance,
+    PatientRecall,
+    RecallType,
+    ReminderRule,
+    ScheduleBlock,
+    StaffUser,
+    WeeklyHoursRow,
+)
+from app.db.types import IsoDate, UtcDateTime, utcnow
 from app.domain.ids import new_id
 from app.domain.patients import (
     AlertInput,
@@ -28,6 +50,7 @@ from app.domain.patients import (
     validate_patient,
 )
 from app.domain.permissions import Role
+from app.domain.scheduling import add_months, local_to_utc
 from app.services import users
 from app.services.context import Actor, Ctx
 from app.services.runtime import ClinicRuntime
@@ -584,12 +607,15 @@ def _rows(
     return patients, plans, alerts
 
 
-def seed(runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: int = 2026) -> None:
-    """Fill a new clinic with demo staff (password `staff_password`) and `patients` patients."""
+def seed(
+    runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: int = 2026, now: datetime | None = None
+) -> None:
+    """Fill a new clinic with demo staff (password `staff_password`), `patients` patients and a year of bookings."""
     ctx = _admin_ctx(runtime)
     staff_added = _seed_staff(ctx, staff_password)
-    today = date.today()
     info = runtime.info
+    today = now.astimezone(ZoneInfo(info.time_zone)).date() if now else date.today()
+    book_now = now  # `now` names the row stamps below
     people = generate(patients, seed=seed, today=today, phone_region=info.phone_region)
     # every generated form goes through the same rules as the patient form (about 80 µs each)
     clean = [
@@ -635,3 +661,630 @@ def seed(runtime: ClinicRuntime, *, patients: int, staff_password: str, seed: in
         }
         uow.audit("clinic.demo_seeded", entity_type="clinic", entity_id=info.clinic_id, details=counts)
         uow.commit()
+    seed_schedule(runtime, today=today, seed=seed, staff_password=staff_password, now=book_now)
+
+
+# --- the appointment book ---------------------------------------------------------------------
+
+DEMO_LOCATION = "Riverside Dental — Main St"
+DEMO_OPERATORIES = 10
+HISTORY_DAYS = 300
+AHEAD_DAYS = 60
+
+# (name, minutes, colour, default procedure codes)
+_APPOINTMENT_TYPES: tuple[tuple[str, int, str, str], ...] = (
+    ("New patient exam", 60, "#4C8BF5", "D0150,D0210"),
+    ("Recall & cleaning", 60, "#43A047", "D0120,D1110,D0274"),
+    ("Perio maintenance", 60, "#00897B", "D4910"),
+    ("Filling", 45, "#FB8C00", "D2391"),
+    ("Crown prep", 90, "#8E24AA", "D2740"),
+    ("Root canal", 90, "#D81B60", "D3330"),
+    ("Extraction", 45, "#6D4C41", "D7140"),
+    ("Emergency", 30, "#E53935", "D0140"),
+    ("Consult", 30, "#546E7A", "D9310"),
+)
+HYGIENE_TYPES = ("Recall & cleaning", "Perio maintenance")
+# how often each kind of provider books each type (weights)
+_DENTIST_MIX = (
+    ("Filling", 40),
+    ("Emergency", 15),
+    ("Consult", 17),
+    ("Extraction", 10),
+    ("New patient exam", 6),
+    ("Crown prep", 7),
+    ("Root canal", 5),
+)
+_HYGIENIST_MIX = (("Recall & cleaning", 66), ("Perio maintenance", 24), ("New patient exam", 10))
+
+# a large group practice: ten chairs need more providers than the six demo staff accounts
+_MORE_PROVIDERS: tuple[tuple[str, str, Role, str, str], ...] = (
+    ("dr.nguyen", "Dr Linh Nguyen", Role.DENTIST, "NY-DDS-053310 (demo)", "#C0392B"),
+    ("dr.rossi", "Dr Marco Rossi", Role.DENTIST, "NY-DDS-049902 (demo)", "#16A085"),
+    ("dr.haddad", "Dr Leila Haddad", Role.DENTIST, "NY-DDS-055471 (demo)", "#D35400"),
+    ("dr.kowalski", "Dr Anna Kowalski", Role.DENTIST, "NY-DDS-046128 (demo)", "#2C3E50"),
+    ("dr.mwangi", "Dr Wanjiru Mwangi", Role.DENTIST, "NY-DDS-057264 (demo)", "#8E24AA"),
+    ("hyg.tanaka", "Yuki Tanaka RDH", Role.HYGIENIST, "NY-RDH-024417 (demo)", "#F39C12"),
+    ("hyg.obrien", "Siobhán O'Brien RDH", Role.HYGIENIST, "NY-RDH-021956 (demo)", "#1ABC9C"),
+    ("hyg.mensah", "Kofi Mensah RDH", Role.HYGIENIST, "NY-RDH-025083 (demo)", "#7F8C8D"),
+)
+_PROVIDER_PALETTE = ("#3949AB", "#00ACC1", "#7CB342", "#F4511E", "#6D4C41", "#5E35B1", "#C0CA33", "#039BE5")
+SATURDAY_PROVIDER = "hyg.jones"
+VACATION_PROVIDER = "dr.okafor"
+
+_CANCEL_REASONS = (
+    "Patient ill",
+    "Work commitment",
+    "Childcare problem",
+    "Transport problem",
+    "Rescheduled by patient",
+    "Family emergency",
+)
+_BROKEN_REASONS = ("Called an hour before", "Left a message on the morning", "Running late, could not wait")
+
+# (local start, local end) in minutes of the day
+_WEEKDAY_SHIFT = (8 * 60, 17 * 60)
+_SATURDAY_SHIFT = (8 * 60, 13 * 60)
+_LUNCH = (12 * 60, 13 * 60)
+_MEETING = (16 * 60, 17 * 60)  # the first Thursday of each month, everyone
+_GRID = 10
+
+
+@dataclass
+class _Visit:
+    """One generated booking, before it becomes rows."""
+
+    day: date
+    start: int  # local minutes of the day
+    minutes: int
+    provider: int  # index into the providers
+    operatory: int
+    patient: int  # index into the patients
+    type_name: str
+    id: str = ""
+    starts_at: Any = None
+    ends_at: Any = None
+    status: str = "scheduled"
+    steps: list[tuple[str, str, Any, str]] = field(default_factory=list)  # (from, to, when, reason)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _first_weekday(year: int, month: int, weekday: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7)
+
+
+def _vacation_week(today: date) -> tuple[date, date]:
+    """Monday to Friday of the first full week of next month."""
+    nxt = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    monday = _first_weekday(nxt.year, nxt.month, 0)
+    return monday, monday + timedelta(days=4)
+
+
+def _meeting_days(first: date, last: date) -> list[date]:
+    days = []
+    y, m = first.year, first.month
+    while date(y, m, 1) <= last:
+        d = _first_weekday(y, m, 3)
+        if first <= d <= last:
+            days.append(d)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return days
+
+
+def _free_segments(day: date, saturday: bool, meeting: bool) -> list[tuple[int, int]]:
+    """The provider's bookable local minutes that day: the shift less lunch and the monthly meeting."""
+    if saturday:
+        return [_SATURDAY_SHIFT]
+    segments = [(_WEEKDAY_SHIFT[0], _LUNCH[0]), (_LUNCH[1], _WEEKDAY_SHIFT[1])]
+    if meeting:
+        segments = [(s, min(e, _MEETING[0])) if e > _MEETING[0] else (s, e) for s, e in segments]
+    return [(s, e) for s, e in segments if e > s]
+
+
+def _fill_day(
+    rng: random.Random, segments: list[tuple[int, int]], mix: tuple[tuple[str, int], ...], lengths: dict[str, int]
+) -> list[tuple[int, int, str]]:
+    """(start, minutes, type) packed back to back, then thinned at random to 70-85% of the free time."""
+    names = [n for n, _ in mix]
+    weights = [w for _, w in mix]
+    packed: list[tuple[int, int, str]] = []
+    for seg_start, seg_end in segments:
+        t = seg_start
+        while True:
+            room = seg_end - t
+            fits = [(n, w) for n, w in zip(names, weights, strict=True) if lengths[n] <= room]
+            if not fits:
+                break
+            name = rng.choices([n for n, _ in fits], [w for _, w in fits])[0]
+            packed.append((t, lengths[name], name))
+            # the next visit starts on the 10-minute grid: a 45-minute visit leaves 5 to turn the chair over
+            t += -(-lengths[name] // _GRID) * _GRID
+    free = sum(e - s for s, e in segments)
+    target = free * rng.uniform(0.70, 0.85)
+    booked = sum(m for _, m, _ in packed)
+    while packed and booked > target:
+        gone = packed.pop(rng.randrange(len(packed)))
+        booked -= gone[1]
+    return packed
+
+
+def _outcome(rng: random.Random, start: Any, end: Any, now: Any, is_today: bool) -> str:
+    """A believable status for a visit at [start, end) seen at `now`."""
+    r = rng.random()
+    if end <= now:
+        if is_today:
+            return "completed" if r < 0.93 else "no_show" if r < 0.97 else "cancelled"
+        return "completed" if r < 0.89 else "cancelled" if r < 0.94 else "no_show" if r < 0.97 else "broken"
+    if start <= now:
+        return "seated" if r < 0.85 or now - start > timedelta(minutes=15) else "arrived"
+    ahead = start - now
+    if ahead <= timedelta(minutes=15):
+        return "arrived" if r < 0.4 else "confirmed"
+    if ahead < timedelta(days=2):
+        return "confirmed" if r < 0.7 else "scheduled"
+    if is_today:
+        return "confirmed" if r < 0.7 else "scheduled"
+    return "confirmed" if r < 0.12 else "scheduled"
+
+
+def _steps(rng: random.Random, v: _Visit, now: Any) -> list[tuple[str, str, Any, str]]:
+    """The status changes that lead from 'scheduled' to the visit's status, each in the past."""
+    minute = timedelta(minutes=1)
+    latest = now - minute
+    out: list[tuple[str, str, Any, str]] = []
+    current = "scheduled"
+    at = v.starts_at - timedelta(days=3)
+
+    def step(to: str, when: Any, reason: str = "") -> None:
+        nonlocal current, at
+        when = min(max(when, at), latest)
+        out.append((current, to, when, reason))
+        current, at = to, when
+
+    status = v.status
+    confirm_first = {"completed": 0.75, "no_show": 0.5, "cancelled": 0.4, "broken": 0.5, "arrived": 0.8, "seated": 0.8}
+    if status == "confirmed" or rng.random() < confirm_first.get(status, 0.0):
+        step("confirmed", v.starts_at - timedelta(days=2) + rng.randrange(0, 600) * minute)
+    if status in ("arrived", "seated", "completed"):
+        step("arrived", v.starts_at - rng.randrange(0, 13) * minute)
+    if status in ("seated", "completed"):
+        step("seated", v.starts_at + rng.randrange(0, 9) * minute)
+    if status == "completed":
+        step("completed", v.ends_at + rng.randrange(0, 6) * minute)
+    elif status == "cancelled":
+        step("cancelled", v.starts_at - rng.randrange(120, 5 * 24 * 60) * minute, rng.choice(_CANCEL_REASONS))
+    elif status == "no_show":
+        step("no_show", v.starts_at + 20 * minute)
+    elif status == "broken":
+        step("broken", v.starts_at - rng.randrange(10, 120) * minute, rng.choice(_BROKEN_REASONS))
+    return out
+
+
+def _seed_providers(ctx: Ctx, password: str) -> int:
+    with ctx.runtime.sessions() as s:
+        existing = set(s.scalars(select(StaffUser.username)))
+    added = 0
+    for username, name, role, licence, colour in _MORE_PROVIDERS:
+        if username not in existing:
+            users.add_staff(ctx, users.NewStaff(username, name, role, password, licence, colour))
+            added += 1
+    return added
+
+
+def _utc_text(v: datetime | None) -> str | None:
+    """UtcDateTime's stored text ('%Y-%m-%dT%H:%M:%S.%fZ'), several times faster to make than strftime."""
+    if v is None:
+        return None
+    if v.tzinfo is not UTC:
+        v = v.astimezone(UTC)
+    return v.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def _converter(column: Any) -> Any:
+    if isinstance(column.type, UtcDateTime):
+        return _utc_text
+    if isinstance(column.type, IsoDate):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(column.type, Boolean):
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+def _bulk_insert(s: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """One executemany of plain tuples, stored as the column types store them, skipping SQLAlchemy's per-value work."""
+    if not rows:
+        return
+    columns = Base.metadata.tables[table].columns
+    cols = list(rows[0])
+    convert = [_converter(columns[c]) for c in cols]
+    plan = list(zip(cols, convert, strict=True))
+    values = [tuple(r[c] if f is None else f(r[c]) for c, f in plan) for r in rows]
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    s.connection().exec_driver_sql(sql, values)
+
+
+def _changes(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "table_name": table,
+            "row_id": r["id"],
+            "operation": "insert",
+            "row_version": 1,
+            "changed_at": r["updated_at"],
+            "pushed_at": None,
+        }
+        for r in rows
+    ]
+
+
+def seed_schedule(
+    runtime: ClinicRuntime,
+    *,
+    today: date,
+    seed: int = 2026,
+    staff_password: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Give a demo clinic its appointment book: a location of ten chairs, hours, blocks, types,
+    recalls, reminder rules, and bookings from HISTORY_DAYS before `today` to AHEAD_DAYS after.
+
+    Bookings never overlap for a provider, chair or patient, sit inside working hours (not
+    over lunch or the monthly meeting), and carry statuses that fit `now` (default: the
+    clock), with the status changes that led there. Done once: a clinic that already has
+    the demo location is left alone. Returns what it made.
+    """
+    ctx = _admin_ctx(runtime)
+    with runtime.sessions() as s:
+        if s.scalar(select(Location.id).where(Location.name == DEMO_LOCATION, Location.deleted_at.is_(None))):
+            return {}
+    # nobody knows a random password: an administrator resets it before anyone signs in
+    providers_added = _seed_providers(ctx, staff_password or secrets.token_urlsafe(18))
+    now = now or utcnow()
+    rng = random.Random(seed * 7919 + 17)
+    tz_name = runtime.info.time_zone
+    tz = ZoneInfo(tz_name)
+    first_day, last_day = today - timedelta(days=HISTORY_DAYS), today + timedelta(days=AHEAD_DAYS)
+    vacation = _vacation_week(today)
+    meetings = set(_meeting_days(first_day, last_day + timedelta(days=31)))
+
+    with ctx.uow() as uow:  # one transaction: everything or nothing
+        s = uow.session
+        provider_rows = list(
+            s.scalars(
+                select(StaffUser)
+                .where(
+                    StaffUser.role.in_((Role.DENTIST.value, Role.HYGIENIST.value)),
+                    StaffUser.active.is_(True),
+                    StaffUser.deleted_at.is_(None),
+                )
+                .order_by(StaffUser.role, StaffUser.username)
+            )
+        )
+        receptionist = s.scalar(
+            select(StaffUser.id)
+            .where(StaffUser.role == Role.RECEPTIONIST.value, StaffUser.active.is_(True))
+            .order_by(StaffUser.username)
+            .limit(1)
+        ) or (ctx.actor.user_id if ctx.actor else None)
+        for n, u in enumerate(provider_rows):
+            if not u.provider_colour:
+                u.provider_colour = _PROVIDER_PALETTE[n % len(_PROVIDER_PALETTE)]
+
+        loc = Location(
+            name=DEMO_LOCATION,
+            time_zone=tz_name,
+            address="120 Main St, Riverside (demo)",
+            phone="+12125550142",
+            grid_minutes=_GRID,
+        )
+        s.add(loc)
+        s.flush()
+        ops = [
+            Operatory(location_id=loc.id, name=f"Op {n}", sort_order=n - 1, active=True)
+            for n in range(1, DEMO_OPERATORIES + 1)
+        ]
+        types = {
+            name: AppointmentType(
+                name=name, default_minutes=minutes, colour=colour, default_procedures=codes, active=True
+            )
+            for name, minutes, colour, codes in _APPOINTMENT_TYPES
+        }
+        s.add_all([*ops, *types.values()])
+        # the location's opening hours, then each provider's week and lunch
+        for wd in range(5):
+            s.add(
+                WeeklyHoursRow(location_id=loc.id, provider_id=None, weekday=wd, start_local="08:00", end_local="17:00")
+            )
+        s.add(WeeklyHoursRow(location_id=loc.id, provider_id=None, weekday=5, start_local="08:00", end_local="13:00"))
+        saturday_idx = next((i for i, u in enumerate(provider_rows) if u.username == SATURDAY_PROVIDER), 0)
+        vacation_idx = next((i for i, u in enumerate(provider_rows) if u.username == VACATION_PROVIDER), None)
+        for i, u in enumerate(provider_rows):
+            for wd in range(5):
+                s.add(
+                    WeeklyHoursRow(
+                        location_id=loc.id,
+                        provider_id=u.id,
+                        weekday=wd,
+                        start_local=_hhmm(_WEEKDAY_SHIFT[0]),
+                        end_local=_hhmm(_WEEKDAY_SHIFT[1]),
+                    )
+                )
+                s.add(
+                    ScheduleBlock(
+                        location_id=loc.id,
+                        provider_id=u.id,
+                        kind="lunch",
+                        weekday=wd,
+                        start_local=_hhmm(_LUNCH[0]),
+                        end_local=_hhmm(_LUNCH[1]),
+                        note="Lunch",
+                    )
+                )
+            if i == saturday_idx:
+                s.add(
+                    WeeklyHoursRow(
+                        location_id=loc.id,
+                        provider_id=u.id,
+                        weekday=5,
+                        start_local=_hhmm(_SATURDAY_SHIFT[0]),
+                        end_local=_hhmm(_SATURDAY_SHIFT[1]),
+                    )
+                )
+        if vacation_idx is not None:
+            s.add(
+                ScheduleBlock(
+                    location_id=loc.id,
+                    provider_id=provider_rows[vacation_idx].id,
+                    kind="vacation",
+                    starts_at=local_to_utc(vacation[0], time(0), tz),
+                    ends_at=local_to_utc(vacation[1] + timedelta(days=1), time(0), tz),
+                    note="Annual leave",
+                )
+            )
+        for d in sorted(meetings):
+            s.add(
+                ScheduleBlock(
+                    location_id=loc.id,
+                    kind="meeting",
+                    starts_at=local_to_utc(d, time(_MEETING[0] // 60), tz),
+                    ends_at=local_to_utc(d, time(_MEETING[1] // 60), tz),
+                    note="Monthly staff meeting",
+                )
+            )
+        recall_types = {
+            "PROPHY": RecallType(code="PROPHY", name="Recall & cleaning", interval_months=6, appointment_type_id=None),
+            "PERIO": RecallType(code="PERIO", name="Perio maintenance", interval_months=3, appointment_type_id=None),
+            "BW": RecallType(code="BW", name="Bitewing X-rays", interval_months=12, appointment_type_id=None),
+        }
+        s.add_all(
+            [
+                ReminderRule(kind="appointment", offset_minutes=2880, template_key="appointment_reminder", active=True),
+                ReminderRule(kind="appointment", offset_minutes=120, template_key="appointment_reminder", active=True),
+                ReminderRule(kind="recall", offset_minutes=20160, template_key="recall_due", active=True),
+            ]
+        )
+        s.flush()  # ids for the types, chairs and recall types
+        recall_types["PROPHY"].appointment_type_id = types["Recall & cleaning"].id
+        recall_types["PERIO"].appointment_type_id = types["Perio maintenance"].id
+        recall_types["BW"].appointment_type_id = types["Recall & cleaning"].id
+        s.add_all(recall_types.values())
+        s.flush()
+
+        patient_ids = list(
+            s.scalars(
+                select(Patient.id)
+                .where(Patient.deleted_at.is_(None), Patient.archived_at.is_(None))
+                .order_by(cast(Patient.chart_no, Integer))
+            )
+        )
+        lengths = {name: minutes for name, minutes, _, _ in _APPOINTMENT_TYPES}
+        visits = _generate_visits(
+            rng,
+            provider_rows,
+            len(ops),
+            len(patient_ids),
+            lengths,
+            first_day,
+            last_day,
+            saturday_idx,
+            vacation_idx,
+            vacation,
+            meetings,
+        )
+        counts = _insert_visits(
+            s, rng, visits, now, today, tz, loc, ops, types, provider_rows, patient_ids, receptionist
+        )
+        counts.update(
+            _insert_recalls(s, rng, visits, patient_ids, recall_types, today, now),
+            providers_added=providers_added,
+            operatories=len(ops),
+            appointment_types=len(types),
+            seed=seed,
+        )
+        uow.audit("schedule.demo_seeded", entity_type="location", entity_id=loc.id, details=counts)
+        uow.commit()
+        return counts
+
+
+def _generate_visits(
+    rng: random.Random,
+    providers: list[StaffUser],
+    n_ops: int,
+    n_patients: int,
+    lengths: dict[str, int],
+    first_day: date,
+    last_day: date,
+    saturday_idx: int,
+    vacation_idx: int | None,
+    vacation: tuple[date, date],
+    meetings: set[date],
+) -> list[_Visit]:
+    """Each working day's bookings: providers' days filled, each visit in a free chair, a patient once a day."""
+    visits: list[_Visit] = []
+    if not providers or not n_ops or not n_patients:
+        return visits
+    mixes = [_DENTIST_MIX if u.role == Role.DENTIST.value else _HYGIENIST_MIX for u in providers]
+    day = first_day
+    while day <= last_day:
+        wd = day.weekday()
+        working = [] if wd == 6 else [saturday_idx] if wd == 5 else list(range(len(providers)))
+        if vacation_idx is not None and vacation[0] <= day <= vacation[1]:
+            working = [i for i in working if i != vacation_idx]
+        chairs: list[list[tuple[int, int]]] = [[] for _ in range(n_ops)]
+        seen: set[int] = set()
+        for i in working:
+            for start, minutes, name in _fill_day(
+                rng, _free_segments(day, wd == 5, day in meetings), mixes[i], lengths
+            ):
+                end = start + minutes
+                # each provider has a home chair; now and then the visit is in another one
+                order = [i % n_ops] + [c for c in range(n_ops) if c != i % n_ops]
+                if rng.random() < 0.08:
+                    rng.shuffle(order)
+                chair = next((c for c in order if all(e <= start or end <= s for s, e in chairs[c])), None)
+                if chair is None:
+                    continue
+                patient = None
+                for _ in range(12):
+                    pick = rng.randrange(n_patients)
+                    if pick not in seen:
+                        patient = pick
+                        break
+                if patient is None:
+                    continue
+                seen.add(patient)
+                chairs[chair].append((start, end))
+                visits.append(_Visit(day, start, minutes, i, chair, patient, name))
+        day += timedelta(days=1)
+    return visits
+
+
+def _insert_visits(
+    s: Any,
+    rng: random.Random,
+    visits: list[_Visit],
+    now: datetime,
+    today: date,
+    tz: ZoneInfo,
+    loc: Location,
+    ops: list[Operatory],
+    types: dict[str, AppointmentType],
+    providers: list[StaffUser],
+    patient_ids: list[str],
+    receptionist: str | None,
+) -> dict[str, int]:
+    """Appointments and their status changes as bulk inserts, with change-log rows."""
+    stamp = now - timedelta(microseconds=2 * len(visits) + 10)
+    appointments: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    by_status: Counter[str] = Counter()
+    for n, v in enumerate(visits):
+        v.id = new_id()
+        v.starts_at = datetime.combine(v.day, time(v.start // 60, v.start % 60), tzinfo=tz).astimezone(UTC)
+        v.ends_at = v.starts_at + timedelta(minutes=v.minutes)
+        v.status = _outcome(rng, v.starts_at, v.ends_at, now, v.day == today)
+        v.steps = _steps(rng, v, now)
+        by_status[v.status] += 1
+        at = stamp + timedelta(microseconds=2 * n)
+        cancel = next((r for _f, t, _w, r in v.steps if t == "cancelled"), "")
+        appointments.append(
+            {
+                **_sync_cols(v.id, at),
+                "patient_id": patient_ids[v.patient],
+                "provider_id": providers[v.provider].id,
+                "operatory_id": ops[v.operatory].id,
+                "location_id": loc.id,
+                "appointment_type_id": types[v.type_name].id,
+                "starts_at": v.starts_at,
+                "ends_at": v.ends_at,
+                "time_zone": loc.time_zone,
+                "status": v.status,
+                "note": "",
+                "cancel_reason": cancel,
+                "outside_hours_reason": "",
+                "on_pinboard": False,
+            }
+        )
+        provider_id = providers[v.provider].id
+        for frm, to, when, reason in v.steps:
+            by = provider_id if to in ("seated", "completed") else receptionist
+            changes.append(
+                {
+                    **_sync_cols(new_id(), at + timedelta(microseconds=1)),
+                    "appointment_id": v.id,
+                    "from_status": frm,
+                    "to_status": to,
+                    "changed_by": by,
+                    "changed_at": when,
+                    "reason": reason,
+                }
+            )
+    # latest first: the overlap trigger then finds only the few bookings already stored
+    # that start before each new one ends, instead of scanning the whole history each time
+    appointments.sort(key=lambda r: r["starts_at"], reverse=True)
+    _bulk_insert(s, Appointment.__tablename__, appointments)
+    _bulk_insert(s, AppointmentStatusChange.__tablename__, changes)
+    log = _changes(Appointment.__tablename__, appointments) + _changes(AppointmentStatusChange.__tablename__, changes)
+    _bulk_insert(s, ChangeLog.__tablename__, log)
+    return {
+        "appointments": len(appointments),
+        "status_changes": len(changes),
+        **{f"status_{k}": c for k, c in by_status.items()},
+    }
+
+
+def _insert_recalls(
+    s: Any,
+    rng: random.Random,
+    visits: list[_Visit],
+    patient_ids: list[str],
+    recall_types: dict[str, RecallType],
+    today: date,
+    now: datetime,
+) -> dict[str, int]:
+    """Recalls for about 60% of patients, due from their last completed hygiene visit."""
+    last_hygiene: dict[int, tuple[date, str]] = {}
+    for v in visits:
+        if v.status == "completed" and v.type_name in HYGIENE_TYPES and v.day <= today:
+            seen = last_hygiene.get(v.patient)
+            if seen is None or seen[0] < v.day:
+                last_hygiene[v.patient] = (v.day, v.type_name)
+    stamp = now - timedelta(microseconds=2 * len(patient_ids) + 10)
+    rows: list[dict[str, Any]] = []
+    for n, pid in enumerate(patient_ids):
+        if rng.random() >= 0.6:
+            continue
+        at = stamp + timedelta(microseconds=2 * n)
+        seen = last_hygiene.get(n)
+        if seen is not None:
+            last, type_name = seen
+            code = "PERIO" if type_name == "Perio maintenance" else "PROPHY"
+        else:
+            # a patient not seen in the seeded year: the last cleaning was before it
+            last = today - timedelta(days=HISTORY_DAYS + rng.randrange(1, 240))
+            code = "PROPHY"
+        picked = [code] + (["BW"] if rng.random() < 0.5 else [])
+        for c in picked:
+            rt = recall_types[c]
+            due = add_months(last, rt.interval_months)
+            contacted = (
+                now - timedelta(days=rng.randrange(1, 20))
+                if due <= today + timedelta(days=14) and rng.random() < 0.3
+                else None
+            )
+            rows.append(
+                {
+                    **_sync_cols(new_id(), at),
+                    "patient_id": pid,
+                    "recall_type_id": rt.id,
+                    "last_completed": last,
+                    "due_date": due,
+                    "contacted_at": contacted,
+                }
+            )
+    _bulk_insert(s, PatientRecall.__tablename__, rows)
+    _bulk_insert(s, ChangeLog.__tablename__, _changes(PatientRecall.__tablename__, rows))
+    return {"patient_recalls": len(rows), "patients_with_recalls": len({r["patient_id"] for r in rows})}

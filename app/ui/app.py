@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import bootstrap
@@ -109,4 +109,8 @@ def run(data_dir: Path, passphrase_file: str | None = None) -> int:
             if not signed_out:
                 return 0
     finally:
+        # destroy windows while Qt is still whole, not during interpreter shutdown
+        for widget in QApplication.topLevelWidgets():
+            widget.deleteLater()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         runtime.close()

@@ -8,7 +8,7 @@ redraw only when an area it shows has changed.
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 
 
 class ChangeBus(QObject):
@@ -51,17 +51,23 @@ def run_op(
     origin: object = None,
 ) -> None:
     """Run fn on a worker thread; on_done/on_error run on the GUI thread afterwards."""
-    relay = _Relay()
+    # owned by the application and freed with deleteLater: a relay must never be destroyed
+    # while its own queued signal is being delivered
+    relay = _Relay(QCoreApplication.instance())
     _in_flight.add(relay)
 
-    def done(result: Any) -> None:
+    def finish() -> None:
         _in_flight.discard(relay)
+        relay.deleteLater()
+
+    def done(result: Any) -> None:
+        finish()
         on_done(result)
         if changes:
             bus.changes_applied.emit(changes, origin)
 
     def failed(error: Exception) -> None:
-        _in_flight.discard(relay)
+        finish()
         on_error(error)
 
     relay.finished.connect(done)

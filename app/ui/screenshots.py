@@ -99,7 +99,7 @@ def main(out: Path) -> int:
     settle(app, 400)
     save(window, out, "06-validation")
 
-    window.go_to("schedule")
+    window.go_to("chart")
     settle(app)
     save(window, out, "07-not-yet-available")
     window.lock("manual")

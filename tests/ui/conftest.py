@@ -1,16 +1,27 @@
 """Fixtures for driving the real widgets offscreen with pytest-qt."""
 
 import pytest
+from PySide6.QtCore import QEvent, QThreadPool
 from PySide6.QtWidgets import QApplication
 
 from app.ui import ops
 
 
 @pytest.fixture(autouse=True)
-def _qt_identity(qapp: QApplication) -> None:
+def _qt_identity(qapp: QApplication):  # type: ignore[no-untyped-def]
     # QSettings lands under XDG_CONFIG_HOME, which the root conftest points at the test folder
     QApplication.setOrganizationName("Chairside")
     QApplication.setApplicationName("Chairside-tests")
+    yield
+    # no worker may outlive its test's database
+    QThreadPool.globalInstance().waitForDone(10_000)
+    # nor any window its test: leftovers destroyed at interpreter exit crash Qt
+    for widget in QApplication.topLevelWidgets():
+        widget._signing_out = True  # type: ignore[attr-defined]
+        widget.close()
+        widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QApplication.processEvents()
 
 
 @pytest.fixture(autouse=True)

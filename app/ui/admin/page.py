@@ -1,10 +1,11 @@
-"""The Admin area: staff accounts and the audit log, each shown to those allowed to use it."""
+"""The Admin area: staff, security, schedule set-up and the audit log, each shown to those allowed to use it."""
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.ui.admin.audit_panel import AuditPanel
+from app.ui.admin.schedule_setup_panel import ScheduleSetupPanel
 from app.ui.admin.security_panel import SecurityPanel
 from app.ui.admin.users_panel import UsersPanel
 
@@ -21,6 +22,9 @@ class AdminPage(QWidget):
             self.tabs.addTab(self.users, "Staff accounts")
             self.security = SecurityPanel(ctx)
             self.tabs.addTab(self.security, "Security")
+        if Scope.SCHEDULE_SETUP in ctx.actor.scopes:
+            self.schedule_setup = ScheduleSetupPanel(ctx)
+            self.tabs.addTab(self.schedule_setup, "Schedule set-up")
         if Scope.AUDIT_READ in ctx.actor.scopes:
             self.audit = AuditPanel(ctx)
             self.tabs.addTab(self.audit, "Audit log")

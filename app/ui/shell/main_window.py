@@ -37,7 +37,7 @@ class Area:
 
 AREAS = (
     Area("patients", "Patients", "patients", True),
-    Area("schedule", "Schedule", "schedule", False),
+    Area("schedule", "Schedule", "schedule", True),
     Area("chart", "Chart", "chart", False),
     Area("imaging", "Imaging", "imaging", False),
     Area("documents", "Documents", "documents", False),
@@ -45,7 +45,6 @@ AREAS = (
 )
 
 _COMING = {
-    "schedule": "The appointment book: operatories, providers' hours, booking and recalls.",
     "chart": "Tooth chart, treatment plans, periodontal charting and signed clinical notes.",
     "imaging": "DICOM X-rays and intraoral photos with measurements.",
     "documents": "Treatment plans, consent forms, post-op instructions and statements as PDF.",
@@ -59,6 +58,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         from app.ui.admin.page import AdminPage
         from app.ui.patients.page import PatientsPage
+        from app.ui.schedule.page import SchedulePage
 
         assert ctx.actor is not None
         self.ctx = ctx
@@ -81,6 +81,10 @@ class MainWindow(QMainWindow):
                 page: QWidget = self.patients
             elif area.key == "admin":
                 page = AdminPage(ctx)
+            elif area.key == "schedule":
+                self.schedule = SchedulePage(ctx)
+                self.schedule.open_patient.connect(self.open_patient)
+                page = self.schedule
             else:
                 page = NotYetAvailablePage(area.label, area.icon, _COMING[area.key])
             item = QListWidgetItem(icon(area.icon), area.label if area.available else f"{area.label}\n(coming)")
@@ -161,6 +165,10 @@ class MainWindow(QMainWindow):
 
     def go_to(self, key: str) -> None:
         self.nav.setCurrentRow(self._page_index[key])
+
+    def open_patient(self, patient_id: str) -> None:
+        self.go_to("patients")
+        self.patients.open_patient(patient_id)
 
     def find_patient(self) -> None:
         if self.is_locked():

@@ -1,0 +1,130 @@
+"""Reads hours, blocks and bookings from the database and turns them into free time."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Appointment, HoursException, Location, ScheduleBlock, WeeklyHoursRow
+from app.domain.scheduling import ACTIVE, DAY, Interval, WeeklyHours, merge, subtract, working_intervals
+
+ACTIVE_STATUSES = tuple(str(s) for s in ACTIVE)
+
+
+def hhmm(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class BlockView:
+    id: str
+    provider_id: str | None
+    operatory_id: str | None
+    kind: str
+    interval: Interval
+    note: str
+
+
+def location_tz(session: Session, location_id: str) -> tuple[Location, ZoneInfo]:
+    loc = session.get(Location, location_id)
+    if loc is None or loc.deleted_at is not None:
+        raise LookupError("location not found")
+    return loc, ZoneInfo(loc.time_zone)
+
+
+def blocks(session: Session, location_id: str, tz: ZoneInfo, first: date, last: date) -> list[BlockView]:
+    """One-off blocks touching the days, plus weekly blocks expanded onto each day."""
+    bounds = Interval(*_span(tz, first, last))
+    rows = session.scalars(
+        select(ScheduleBlock).where(
+            ScheduleBlock.location_id == location_id,
+            ScheduleBlock.deleted_at.is_(None),
+            or_(
+                ScheduleBlock.weekday.is_not(None),
+                and_(ScheduleBlock.starts_at < bounds.end, ScheduleBlock.ends_at > bounds.start),
+            ),
+        )
+    )
+    out: list[BlockView] = []
+    for b in rows:
+        if b.weekday is None:
+            assert b.starts_at is not None and b.ends_at is not None
+            out.append(BlockView(b.id, b.provider_id, b.operatory_id, b.kind, Interval(b.starts_at, b.ends_at), b.note))
+            continue
+        assert b.start_local and b.end_local
+        weekly = [WeeklyHours(b.weekday, hhmm(b.start_local), hhmm(b.end_local))]
+        # from the day before: a weekly block past midnight reaches into the first day
+        for iv in working_intervals(weekly, tz, first - DAY, last):
+            if iv.overlaps(bounds):
+                out.append(BlockView(b.id, b.provider_id, b.operatory_id, b.kind, iv, b.note))
+    return out
+
+
+def _span(tz: ZoneInfo, first: date, last: date) -> tuple[datetime, datetime]:
+    from app.domain.scheduling import local_day_bounds
+
+    return local_day_bounds(first, tz).start, local_day_bounds(last, tz).end
+
+
+def provider_hours(
+    session: Session, location_id: str, tz: ZoneInfo, first: date, last: date
+) -> dict[str, list[Interval]]:
+    """Provider id -> working intervals at the location (weekly hours with exceptions)."""
+    weekly: dict[str, list[WeeklyHours]] = defaultdict(list)
+    for row in session.scalars(
+        select(WeeklyHoursRow).where(
+            WeeklyHoursRow.location_id == location_id,
+            WeeklyHoursRow.provider_id.is_not(None),
+            WeeklyHoursRow.deleted_at.is_(None),
+        )
+    ):
+        assert row.provider_id is not None
+        weekly[row.provider_id].append(WeeklyHours(row.weekday, hhmm(row.start_local), hhmm(row.end_local)))
+    exceptions: dict[str, dict[date, list[tuple[time, time]]]] = defaultdict(dict)
+    for ex in session.scalars(
+        select(HoursException).where(
+            HoursException.location_id == location_id,
+            HoursException.deleted_at.is_(None),
+            HoursException.day >= first - DAY,
+            HoursException.day <= last,
+        )
+    ):
+        key = ex.provider_id or ""
+        shifts = exceptions[key].setdefault(ex.day, [])
+        if ex.start_local and ex.end_local:
+            shifts.append((hhmm(ex.start_local), hhmm(ex.end_local)))
+    span = Interval(*_span(tz, first, last))
+    out: dict[str, list[Interval]] = {}
+    for pid, hours in weekly.items():
+        # a location-wide exception (holiday) applies to every provider, theirs on top
+        merged = {**exceptions.get("", {}), **exceptions.get(pid, {})}
+        # from the day before, so a night shift that began then still counts after midnight,
+        # then clipped to the days asked for
+        working = working_intervals(hours, tz, first - DAY, last, merged)
+        out[pid] = [Interval(max(iv.start, span.start), min(iv.end, span.end)) for iv in working if iv.overlaps(span)]
+    return out
+
+
+def available(hours: dict[str, list[Interval]], block_list: list[BlockView]) -> dict[str, list[Interval]]:
+    """Working time minus the provider's own blocks and location-wide blocks."""
+    out: dict[str, list[Interval]] = {}
+    for pid, working in hours.items():
+        busy = [b.interval for b in block_list if b.provider_id in (pid, None) and b.operatory_id is None]
+        out[pid] = subtract(working, merge(busy))
+    return out
+
+
+def active_appointments(session: Session, location_id: str | None, start: datetime, end: datetime) -> list[Appointment]:
+    stmt = select(Appointment).where(
+        Appointment.deleted_at.is_(None),
+        Appointment.on_pinboard.is_(False),
+        Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.starts_at < end,
+        Appointment.ends_at > start,
+    )
+    if location_id is not None:
+        stmt = stmt.where(Appointment.location_id == location_id)
+    return list(session.scalars(stmt))

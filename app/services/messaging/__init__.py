@@ -1,0 +1,1 @@
+"""Messages to patients: templates, transports (SMTP, SMS gateway) and the durable outbox."""
