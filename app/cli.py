@@ -147,8 +147,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.services import bench
+    from app.ui.schedule.measure import day_view_figures
 
-    return bench.main(_data_dir(args), patients=args.patients, passphrase=_passphrase_source(args))
+    code = bench.main(
+        _data_dir(args), patients=args.patients, passphrase=_passphrase_source(args), extra=day_view_figures
+    )
+    # the figures are printed; leave without interpreter teardown, where Qt objects made for
+    # the offscreen paint measurement can be destroyed out of order and crash
+    sys.stdout.flush()
+    os._exit(code)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

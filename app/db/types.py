@@ -27,7 +27,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # fromisoformat reads the trailing Z itself and is several times quicker than strptime
+        return datetime.fromisoformat(value)
 
 
 class IsoDate(TypeDecorator[date]):

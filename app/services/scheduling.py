@@ -153,8 +153,10 @@ def _views(session: Session, rows: list[Appointment]) -> list[AppointmentView]:
         )
     )
     staff = {u.id: u for u in session.scalars(select(StaffUser).where(StaffUser.id.in_({a.provider_id for a in rows})))}
-    ops = {o.id: o.name for o in session.scalars(select(Operatory))}
-    types = {t.id: t for t in session.scalars(select(AppointmentType))}
+    op_ids = {a.operatory_id for a in rows if a.operatory_id}
+    type_ids = {a.appointment_type_id for a in rows if a.appointment_type_id}
+    ops = {o.id: o.name for o in session.scalars(select(Operatory).where(Operatory.id.in_(op_ids)))}
+    types = {t.id: t for t in session.scalars(select(AppointmentType).where(AppointmentType.id.in_(type_ids)))}
     out = []
     for a in rows:
         p = patients.get(a.patient_id)
@@ -646,49 +648,71 @@ def next_available(ctx: Ctx, q: SlotQuery) -> list[SlotOption]:
     with ctx.uow(write=False) as uow:
         s = uow.session
         loc, tz = availability.location_tz(s, q.location_id)
-        block_list = availability.blocks(s, q.location_id, tz, q.first_day, q.last_day)
-        free = availability.available(
-            availability.provider_hours(s, q.location_id, tz, q.first_day, q.last_day), block_list
-        )
-        if q.provider_ids:
-            free = {pid: iv for pid, iv in free.items() if pid in q.provider_ids}
-        window = Interval(max(local_day_bounds(q.first_day, tz).start, utcnow()), local_day_bounds(q.last_day, tz).end)
-        if window.end <= window.start:
-            return []
-        # bookings at every location: a provider or patient cannot be in two places at once
-        booked = availability.active_appointments(s, None, window.start, window.end)
-        by_provider: dict[str, list[Interval]] = defaultdict(list)
-        by_chair: dict[str, list[Interval]] = defaultdict(list)
-        patient_busy: list[Interval] = []
-        for a in booked:
-            assert a.starts_at and a.ends_at
-            iv = Interval(a.starts_at, a.ends_at)
-            by_provider[a.provider_id].append(iv)
-            if a.operatory_id:
-                by_chair[a.operatory_id].append(iv)
-            if q.patient_id and a.patient_id == q.patient_id:
-                patient_busy.append(iv)
-        # a chair taken out of service (block on the operatory) is busy for everyone
-        for b in block_list:
-            if b.operatory_id:
-                by_chair[b.operatory_id].append(b.interval)
+        start = max(local_day_bounds(q.first_day, tz).start, utcnow())
         chairs = operatories(s, q.location_id)
-        chair_ids = list(q.operatory_ids) or [c.id for c in chairs]
         labels = {r.id: r.name for r in (*providers(s), *chairs)}
-        return find_slots(
-            length=q.length,
-            providers=free,
-            busy_by_provider=by_provider,
-            operatories={cid: by_chair.get(cid, []) for cid in chair_ids},
-            patient_busy=patient_busy,
-            window=window,
-            tz=tz,
-            grid=timedelta(minutes=loc.grid_minutes),
-            prefer=q.prefer,
-            use_operatories=chair_ids,
-            labels=labels,
-            limit=q.limit,
-        )
+        # most answers lie in the first days: search a week, widen only while a later
+        # slot could still beat the options found (every later slot scores at least its wait)
+        for days in (7, 35, 400):
+            last_day = min(q.first_day + timedelta(days=days), q.last_day)
+            options = _search(s, q, loc.grid_minutes, tz, start, last_day, chairs, labels)
+            searched_to = local_day_bounds(last_day, tz).end
+            if last_day == q.last_day or (
+                len(options) == q.limit
+                and max(o.score for o in options) <= (searched_to - start) / timedelta(minutes=1)
+            ):
+                return options
+        return options
+
+
+def _search(
+    s: Session,
+    q: SlotQuery,
+    grid_minutes: int,
+    tz: ZoneInfo,
+    start: datetime,
+    last_day: date,
+    chairs: list[Resource],
+    labels: dict[str, str],
+) -> list[SlotOption]:
+    """find_slots over [start, end of last_day] with hours, blocks and every location's bookings."""
+    first_day = start.astimezone(tz).date()
+    window = Interval(start, local_day_bounds(last_day, tz).end)
+    if window.end <= window.start:
+        return []
+    block_list = availability.blocks(s, q.location_id, tz, first_day, last_day)
+    free = availability.available(availability.provider_hours(s, q.location_id, tz, first_day, last_day), block_list)
+    if q.provider_ids:
+        free = {pid: iv for pid, iv in free.items() if pid in q.provider_ids}
+    by_provider: dict[str, list[Interval]] = defaultdict(list)
+    by_chair: dict[str, list[Interval]] = defaultdict(list)
+    patient_busy: list[Interval] = []
+    # bookings at every location: a provider or patient cannot be in two places at once
+    for b in availability.busy_intervals(s, window.start, window.end):
+        by_provider[b.provider_id].append(b.interval)
+        if b.operatory_id:
+            by_chair[b.operatory_id].append(b.interval)
+        if q.patient_id and b.patient_id == q.patient_id:
+            patient_busy.append(b.interval)
+    # a chair taken out of service (block on the operatory) is busy for everyone
+    for blk in block_list:
+        if blk.operatory_id:
+            by_chair[blk.operatory_id].append(blk.interval)
+    chair_ids = list(q.operatory_ids) or [c.id for c in chairs]
+    return find_slots(
+        length=q.length,
+        providers=free,
+        busy_by_provider=by_provider,
+        operatories={cid: by_chair.get(cid, []) for cid in chair_ids},
+        patient_busy=patient_busy,
+        window=window,
+        tz=tz,
+        grid=timedelta(minutes=grid_minutes),
+        prefer=q.prefer,
+        use_operatories=chair_ids,
+        labels=labels,
+        limit=q.limit,
+    )
 
 
 def book_slot(

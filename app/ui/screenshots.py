@@ -3,6 +3,7 @@
 Run under Xvfb (real windows, real fonts); it builds its own throw-away demo clinic.
 """
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -38,6 +39,73 @@ def pause(ms: int) -> None:
 def save(widget: QWidget, out: Path, name: str) -> None:
     widget.grab().save(str(out / f"{name}.png"))
     sys.stdout.write(f"wrote {out / name}.png\n")
+
+
+def schedule_shots(app: QApplication, window: QWidget, out: Path) -> None:
+    """The appointment book in each view, and its dialogs, on the busiest nearby weekday."""
+    from datetime import date, timedelta
+
+    from app.ui.schedule.dialogs import BookingDialog, NextAvailableDialog
+
+    window.go_to("schedule")  # type: ignore[attr-defined]
+    page = window.schedule  # type: ignore[attr-defined]
+    settle(app, 500)
+    day = date.today()
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page.go_to_day(day)
+    settle(app, 500)
+    save(window, out, "12-schedule-day-by-chair")
+    page.view.setCurrentIndex(1)
+    settle(app, 500)
+    save(window, out, "13-schedule-day-by-provider")
+    page.view.setCurrentIndex(2)
+    settle(app, 500)
+    page.week_provider.setCurrentIndex(1)
+    settle(app, 500)
+    save(window, out, "14-schedule-week")
+    page.view.setCurrentIndex(3)
+    settle(app, 500)
+    save(window, out, "15-schedule-month")
+    page.view.setCurrentIndex(0)
+    settle(app, 500)
+    book = page.book
+    booking = BookingDialog(
+        page.ctx,
+        location_id=book.location_id,
+        tz=page.tz(),
+        day=day,
+        start=book.bounds.start + timedelta(hours=9),
+        length=timedelta(minutes=30),
+        provider_id=book.providers[0].id,
+        operatory_id=book.operatories[0].id,
+        providers=list(book.providers),
+        operatories=list(book.operatories),
+        types=page.types,
+        parent=window,
+    )
+    booking.search.query.setText("smi")
+    dialog_shot_on(app, booking, out, "16-book-appointment")
+    finder = NextAvailableDialog(
+        page.ctx,
+        location_id=book.location_id,
+        providers=list(book.providers),
+        operatories=list(book.operatories),
+        types=page.types,
+        patient=("", "Example patient"),
+        parent=window,
+    )
+    finder.mornings.setChecked(True)
+    finder.not_days[4].setChecked(True)
+    finder.find()
+    dialog_shot_on(app, finder, out, "17-next-available")
+
+
+def dialog_shot_on(app: QApplication, dialog: QWidget, out: Path, name: str) -> None:
+    dialog.show()
+    settle(app, 500)
+    save(dialog, out, name)
+    dialog.close()
 
 
 def main(out: Path) -> int:
@@ -102,6 +170,7 @@ def main(out: Path) -> int:
     window.go_to("chart")
     settle(app)
     save(window, out, "07-not-yet-available")
+    schedule_shots(app, window, out)
     window.lock("manual")
     settle(app)
     save(window, out, "08-lock-screen")
@@ -119,6 +188,9 @@ def main(out: Path) -> int:
     admin_page.tabs.setCurrentWidget(admin_page.security)  # type: ignore[attr-defined]
     settle(app)
     save(admin_window, out, "10-admin-security")
+    admin_page.tabs.setCurrentWidget(admin_page.schedule_setup)  # type: ignore[attr-defined]
+    settle(app, 400)
+    save(admin_window, out, "18-admin-schedule-setup")
     admin_page.tabs.setCurrentWidget(admin_page.audit)  # type: ignore[attr-defined]
     admin_page.audit.refresh()  # type: ignore[attr-defined]
     settle(app, 400)
@@ -126,7 +198,9 @@ def main(out: Path) -> int:
     admin_window._signing_out = True
     admin_window.close()
     runtime.close()
-    return 0
+    # leave without interpreter teardown: Qt objects destroyed out of order there can crash
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

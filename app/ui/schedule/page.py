@@ -27,7 +27,7 @@ from app.domain.scheduling import VisitStatus
 from app.services import schedule_lookup, scheduling
 from app.services.context import Ctx
 from app.services.schedule_lookup import LocationChoice, TypeChoice
-from app.services.scheduling import AppointmentView, DayBook, OutsideHours, StaleAppointment
+from app.services.scheduling import AppointmentView, DayBook, OutsideHours, Resource, StaleAppointment
 from app.ui.errors import show_error
 from app.ui.ops import bus, run_op
 from app.ui.schedule.day_sheet import write_day_sheet_pdf
@@ -69,6 +69,10 @@ class SchedulePage(QWidget):
         self.date_edit = QDateEdit(QDate.currentDate())
         self.date_edit.setObjectName("jumpDate")
         self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        self.week_provider = QComboBox()
+        self.week_provider.setObjectName("weekProvider")
+        self.week_provider.setToolTip("Whose week to show")
         prev_b, today_b, next_b = QPushButton("◀"), QPushButton("Today"), QPushButton("▶")
         prev_b.setToolTip("Previous (Alt+Left)")
         next_b.setToolTip("Next (Alt+Right)")
@@ -91,11 +95,22 @@ class SchedulePage(QWidget):
         print_b.clicked.connect(self.print_day_sheet)
 
         top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addStretch()
-        for w in (self.location, prev_b, today_b, next_b, self.date_edit, self.view, self.grid, self.colour):
+        for w in (
+            self.location,
+            prev_b,
+            today_b,
+            next_b,
+            self.date_edit,
+            self.view,
+            self.week_provider,
+            self.grid,
+            self.colour,
+        ):
             top.addWidget(w)
+        top.addStretch()
         actions = QHBoxLayout()
+        actions.addWidget(self.title)
+        actions.addSpacing(16)
         actions.addWidget(next_free)
         actions.addWidget(find)
         actions.addWidget(print_b)
@@ -145,6 +160,7 @@ class SchedulePage(QWidget):
         self.location.currentIndexChanged.connect(lambda _i: self.reload())
         self.view.currentIndexChanged.connect(lambda _i: self.reload())
         self.grid.currentIndexChanged.connect(lambda _i: self.reload())
+        self.week_provider.currentIndexChanged.connect(lambda _i: self.reload())
         self.colour.currentIndexChanged.connect(self._recolour)
         self.date_edit.dateChanged.connect(lambda d: self.go_to_day(d.toPython()))
         self.day_view.book_requested.connect(self._book_requested)
@@ -204,6 +220,7 @@ class SchedulePage(QWidget):
             return
         mode, day = self.mode(), self.day
         self.stack.setCurrentIndex({"week": 1, "month": 2}.get(mode, 0))
+        self.week_provider.setVisible(mode == "week")
         if mode.startswith("day"):
             self.title.setText(f"{day:%A} {day.day} {day:%B %Y}")
             run_op(lambda: scheduling.day_book(self.ctx, location_id, day), self._show_day, self._failed)
@@ -222,9 +239,7 @@ class SchedulePage(QWidget):
                     scheduling.day_book(self.ctx, location_id, first),
                 )
 
-            run_op(
-                load_week, lambda r: self.week_view.set_week(first, r[0], list(r[1].providers), self.tz()), self._failed
-            )
+            run_op(load_week, lambda r: self._show_week(first, r[0], list(r[1].providers)), self._failed)
         else:
             self.title.setText(f"{day:%B %Y} — free capacity")
             run_op(
@@ -232,6 +247,21 @@ class SchedulePage(QWidget):
                 lambda cap: self.month_view.set_month(day.year, day.month, cap),
                 self._failed,
             )
+
+    def _show_week(self, first: date, views: list[AppointmentView], providers: list[Resource]) -> None:
+        chosen = self.week_provider.currentData()
+        if self.week_provider.count() != len(providers) + 1:
+            self.week_provider.blockSignals(True)
+            self.week_provider.clear()
+            self.week_provider.addItem("All providers", None)
+            for r in providers:
+                self.week_provider.addItem(r.name, r.id)
+            self.week_provider.setCurrentIndex(max(0, self.week_provider.findData(chosen)))
+            self.week_provider.blockSignals(False)
+        if chosen:
+            views = [v for v in views if v.provider_id == chosen]
+            providers = [r for r in providers if r.id == chosen]
+        self.week_view.set_week(first, views, providers, self.tz())
 
     def _show_day(self, book: DayBook) -> None:
         self.book = book
