@@ -40,7 +40,7 @@ from app.domain.scheduling import (
     merge,
     transition,
 )
-from app.services import availability, recalls
+from app.services import availability, recalls, reminders
 from app.services.context import Ctx
 
 PROVIDER_ROLES = (Role.DENTIST.value, Role.HYGIENIST.value)
@@ -531,6 +531,9 @@ def move(
             patient_id=a.patient_id,
             details={"before": before, "after": after},
         )
+        if before["starts_at"] is not None and before["starts_at"] != iv.start:
+            # the patient hears of a new time at once (high queue), in this same transaction
+            reminders.notify_moved(s, a, clinic=ctx.runtime.info)
         _commit(ctx, uow, s, a.id)
         return _views(s, [a])[0]
 
@@ -596,6 +599,8 @@ def set_status(
             patient_id=a.patient_id,
             details={"before": current.value, "after": target.value, "reason": reason.strip()},
         )
+        if target is VisitStatus.CANCELLED:
+            reminders.notify_cancellation(s, a, clinic=ctx.runtime.info)
         if target is VisitStatus.COMPLETED:
             for r in recalls.refresh_after_visit(s, a):
                 uow.audit(

@@ -64,7 +64,22 @@ def show_main_window(runtime: ClinicRuntime, actor: Actor):  # type: ignore[no-u
     window.show()
     # build the search index now, so the first keystroke is as quick as the rest
     run_op(lambda: patients.warm_search(ctx), lambda _n: None, lambda _e: None)
+    _start_messaging(runtime, window)
     return window
+
+
+def _start_messaging(runtime: ClinicRuntime, window) -> None:  # type: ignore[no-untyped-def]
+    """Reminder scans and the outbox run in the background on the sending workstation only."""
+    from app.services.messaging.settings import transports_from_env
+
+    transports = transports_from_env()
+    if not transports:
+        return
+    from app.services.background import start_background
+
+    jobs = start_background(runtime, transports)
+    window.signed_out.connect(jobs.stop)
+    QApplication.instance().aboutToQuit.connect(jobs.stop)
 
 
 def _bench_startup(runtime: ClinicRuntime, app: QApplication) -> int:
