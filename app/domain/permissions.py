@@ -42,37 +42,26 @@ _CLINICAL = {
     Scope.APPOINTMENTS_READ,
 }
 
+# the front desk: demographics, the book and the accounts, nothing clinical
+_FRONT_DESK = {
+    Scope.PATIENTS_READ,
+    Scope.PATIENTS_WRITE,
+    Scope.PATIENTS_ARCHIVE,
+    Scope.APPOINTMENTS_READ,
+    Scope.APPOINTMENTS_WRITE,
+    Scope.BILLING_READ,
+    Scope.BILLING_WRITE,
+}
+
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.DENTIST: frozenset(
         _CLINICAL
         | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.APPOINTMENTS_OVERRIDE_HOURS, Scope.BILLING_READ}
     ),
     Role.HYGIENIST: frozenset(_CLINICAL),
-    Role.RECEPTIONIST: frozenset(
-        {
-            Scope.PATIENTS_READ,
-            Scope.PATIENTS_WRITE,
-            Scope.PATIENTS_ARCHIVE,
-            Scope.APPOINTMENTS_READ,
-            Scope.APPOINTMENTS_WRITE,
-            Scope.BILLING_READ,
-            Scope.BILLING_WRITE,
-        }
-    ),
+    Role.RECEPTIONIST: frozenset(_FRONT_DESK),
     Role.ADMINISTRATOR: frozenset(
-        {
-            Scope.PATIENTS_READ,
-            Scope.PATIENTS_WRITE,
-            Scope.PATIENTS_ARCHIVE,
-            Scope.APPOINTMENTS_READ,
-            Scope.APPOINTMENTS_WRITE,
-            Scope.BILLING_READ,
-            Scope.BILLING_WRITE,
-            Scope.APPOINTMENTS_OVERRIDE_HOURS,
-            Scope.SCHEDULE_SETUP,
-            Scope.USERS_ADMIN,
-            Scope.AUDIT_READ,
-        }
+        _FRONT_DESK | {Scope.APPOINTMENTS_OVERRIDE_HOURS, Scope.SCHEDULE_SETUP, Scope.USERS_ADMIN, Scope.AUDIT_READ}
     ),
 }
 

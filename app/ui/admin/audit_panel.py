@@ -4,7 +4,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,8 +27,7 @@ from app.services.context import Ctx
 from app.ui.errors import show_error
 from app.ui.icons import icon
 from app.ui.ops import run_op
-
-_Index = QModelIndex | QPersistentModelIndex
+from app.ui.table_model import Index, RowsModel
 
 
 def describe(row: AuditRow) -> str:
@@ -41,30 +40,10 @@ def describe(row: AuditRow) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(d.items()) if k not in ("before",))[:200]
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(RowsModel[AuditRow]):
     HEADERS = ("#", "When", "User", "Action", "Patient", "Details")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[AuditRow] = []
-
-    def set_rows(self, rows: list[AuditRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        return len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         r = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             when = r.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
