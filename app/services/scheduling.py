@@ -546,7 +546,19 @@ def to_pinboard(ctx: Ctx, appointment_id: str, expected_version: int) -> Appoint
         a = _load(s, appointment_id, expected_version)
         if a.status not in (VisitStatus.SCHEDULED.value, VisitStatus.CONFIRMED.value):
             raise UserError("Only a scheduled or confirmed appointment can go to the pinboard.")
-        before = {"starts_at": a.starts_at, "ends_at": a.ends_at}
+        before = {"starts_at": a.starts_at, "ends_at": a.ends_at, "status": a.status}
+        if a.status != VisitStatus.SCHEDULED.value:
+            # a confirmation was for the old time: the history keeps it and says why it lapsed
+            s.add(
+                AppointmentStatusChange(
+                    appointment_id=a.id,
+                    from_status=a.status,
+                    to_status=VisitStatus.SCHEDULED.value,
+                    changed_by=ctx.actor.user_id if ctx.actor else None,
+                    changed_at=utcnow(),
+                    reason="moved to the pinboard",
+                )
+            )
         a.on_pinboard = True
         a.starts_at = a.ends_at = None
         a.status = VisitStatus.SCHEDULED.value

@@ -43,3 +43,14 @@ def test_a_patient_without_consent_gets_no_notice(runtime, staff):
     visit = scheduling.book(desk, book.request(patient, FUTURE_MONDAY, "09:00", "09:30"))
     scheduling.set_status(desk, visit.id, visit.version, VisitStatus.CANCELLED, reason="ill")
     assert queued(runtime) == []
+
+
+def test_a_confirmed_visit_put_on_the_pinboard_keeps_its_confirmation_in_the_history(runtime, staff):
+    book = make_book(staff[Role.ADMINISTRATOR])
+    desk = staff[Role.RECEPTIONIST]
+    patient = add_patient(desk, "Pia", "Board")
+    visit = scheduling.book(desk, book.request(patient, FUTURE_MONDAY, "09:00", "09:30"))
+    visit = scheduling.set_status(desk, visit.id, visit.version, VisitStatus.CONFIRMED)
+    scheduling.to_pinboard(desk, visit.id, visit.version)
+    steps = [(f, t, reason) for f, t, _when, _who, reason in scheduling.status_history(desk, visit.id)]
+    assert steps == [("scheduled", "confirmed", ""), ("confirmed", "scheduled", "moved to the pinboard")]

@@ -719,7 +719,8 @@ def test_every_change_writes_the_change_log_and_an_audit_event(desk, book, ada):
 
     log, ev = marks()
     v = scheduling.to_pinboard(desk, v.id, v.version)
-    assert log_since(log) == [("appointment", "update", 4)]
+    # it was confirmed: the lapsed confirmation is written to the history too
+    assert log_since(log) == [("appointment_status_change", "insert", 1), ("appointment", "update", 4)]
     assert events_since(ev) == [("appointment.pinboarded", v.id)]
 
 
