@@ -13,12 +13,21 @@ from app.domain.errors import UserError
 from app.domain.patients import ContactChannel
 from app.domain.permissions import Scope
 from app.domain.scheduling import RecallRule, RecallState, recall_due, recall_state
+from app.services import reminders
 from app.services.context import Ctx
 
 RECALL_STATES: tuple[RecallState, ...] = ("due", "overdue", "upcoming", "contacted")
 
 
 class RecallNotFound(UserError):
+    pass
+
+
+class NoMessageConsent(UserError):
+    """The patient has no channel they consented to be written to on: the desk phones them."""
+
+
+class NoticeAlreadyQueued(UserError):
     pass
 
 
@@ -38,6 +47,8 @@ class RecallRow:
     contact_channel: str
     contact: str
     contacted_at: datetime | None
+    # the visit that answers this recall: what "Book…" offers first
+    appointment_type_id: str | None = None
 
 
 def clinic_today(ctx: Ctx) -> date:
@@ -78,6 +89,7 @@ def _row(r: PatientRecall, t: RecallType, p: Patient, today: date) -> RecallRow:
         contact_channel=channel,
         contact=contact,
         contacted_at=r.contacted_at,
+        appointment_type_id=t.appointment_type_id,
     )
 
 
@@ -110,30 +122,78 @@ def recall_list(ctx: Ctx, *, state: RecallState | None = None, today: date | Non
     return out
 
 
+def _due_recall(session: Session, recall_id: str) -> tuple[PatientRecall, date]:
+    """The recall to contact the patient about and its due date, or a UserError saying why there is none."""
+    r = session.get(PatientRecall, recall_id)
+    if r is None or r.deleted_at is not None:
+        raise RecallNotFound("That recall no longer exists.")
+    if r.due_date is None:
+        raise UserError("This recall has no due date yet, so there is nothing to contact the patient about.")
+    return r, r.due_date
+
+
 def mark_contacted(ctx: Ctx, recall_id: str, *, today: date | None = None) -> RecallRow:
     """Note that the patient was contacted about this recall, so nobody chases them twice."""
     ctx.require(Scope.APPOINTMENTS_WRITE)
     today = today or clinic_today(ctx)
     with ctx.uow() as uow:
         s = uow.session
-        r = s.get(PatientRecall, recall_id)
-        if r is None or r.deleted_at is not None:
-            raise RecallNotFound("That recall no longer exists.")
-        if r.due_date is None:
-            raise UserError("This recall has no due date yet, so there is nothing to contact the patient about.")
+        r, due = _due_recall(s, recall_id)
         r.contacted_at = utcnow()
         uow.audit(
             "recall.contacted",
             entity_type="patient_recall",
             entity_id=r.id,
             patient_id=r.patient_id,
-            details={"due_date": r.due_date.isoformat()},
+            details={"due_date": due.isoformat()},
         )
         uow.commit()
         t = s.get(RecallType, r.recall_type_id)
         p = s.get(Patient, r.patient_id)
         assert t is not None and p is not None
         return _row(r, t, p, today)
+
+
+def send_recall_notice(ctx: Ctx, recall_id: str, *, now: datetime | None = None) -> str:
+    """Queue a recall notice now on the patient's consented channel, mark the recall contacted; the message id."""
+    ctx.require(Scope.APPOINTMENTS_WRITE)
+    now = now or utcnow()
+    clinic = ctx.runtime.info
+    with ctx.uow() as uow:
+        s = uow.session
+        r, due = _due_recall(s, recall_id)
+        p = s.get(Patient, r.patient_id)
+        if p is None or p.deleted_at is not None or p.archived_at is not None:
+            raise UserError("This patient is archived: bring the record back before writing to them.")
+        address = reminders.address_for(p)
+        if address is None:
+            raise NoMessageConsent("No consent to SMS or email: call the patient instead.")
+        # the send day is part of the key: a second click today queues nothing, a send next week does
+        send_day = now.astimezone(ZoneInfo(clinic.time_zone)).date()
+        message_id = reminders.queue_recall_notice(
+            s,
+            r,
+            p,
+            address,
+            template_key="recall_due",
+            clinic=clinic,
+            clinic_phone=reminders.default_phone(s),
+            dedupe_key=reminders.recall_key(r, send_day),
+            # sent by hand or not, a notice never wakes anyone in quiet hours
+            not_before=reminders.DEFAULT_QUIET_HOURS.defer(now, clinic.time_zone),
+        )
+        if message_id is None:
+            raise NoticeAlreadyQueued("A reminder about this recall was already queued today.")
+        r.contacted_at = now
+        uow.audit(
+            "recall.notice_queued",
+            entity_type="patient_recall",
+            entity_id=r.id,
+            patient_id=r.patient_id,
+            details={"due_date": due.isoformat(), "channel": address[0], "message_id": message_id},
+        )
+        uow.commit()
+    return message_id
 
 
 def refresh_after_visit(session: Session, appointment: Appointment) -> list[PatientRecall]:

@@ -8,7 +8,7 @@ are written to only on the channel they chose and consented to, never in quiet h
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -20,6 +20,7 @@ from app.services.context import UnitOfWork
 from app.services.messaging import outbox
 from app.services.messaging.templates import (
     TEMPLATES,
+    Rendered,
     TemplateError,
     appointment_values,
     check_template,
@@ -87,6 +88,30 @@ def _first_name(patient: Patient) -> str:
     return patient.preferred_name or patient.first_name
 
 
+def _enqueue_to(
+    session: Session,
+    queue: str,
+    dedupe_key: str,
+    patient: Patient,
+    address: tuple[str, str],
+    message: Rendered,
+    not_before: datetime,
+) -> str | None:
+    """Queue a rendered message to the patient's (channel, recipient); its id, or None if queued before."""
+    channel, recipient = address
+    return outbox.enqueue(
+        session,
+        queue=queue,
+        dedupe_key=dedupe_key,
+        patient_id=patient.id,
+        channel=channel,
+        recipient=recipient,
+        subject=message.subject,
+        body=message.body,
+        not_before=not_before,
+    )
+
+
 def _reminder_key(appointment: Appointment, rule_id: str) -> str:
     assert appointment.starts_at is not None
     # the start time is part of the key: a moved appointment gets reminded again, for its new time
@@ -108,7 +133,8 @@ def _usable_rules(rules: Sequence[ReminderRule]) -> list[ReminderRule]:
     return sorted(usable, key=lambda r: r.offset_minutes)
 
 
-def _default_phone(session: Session) -> str:
+def default_phone(session: Session) -> str:
+    """The clinic's phone number for messages: the first location's that has one."""
     phone = session.scalar(
         select(Location.phone)
         .where(Location.deleted_at.is_(None), Location.phone != "")
@@ -163,17 +189,8 @@ def _scan_appointments(
             date_order=clinic.date_order,
         )
         message = render(rule.template_key, **values)
-        channel, recipient = address
-        new = outbox.enqueue(
-            session,
-            queue=outbox.STANDARD,
-            dedupe_key=_reminder_key(appointment, rule.id),
-            patient_id=patient.id,
-            channel=channel,
-            recipient=recipient,
-            subject=message.subject,
-            body=message.body,
-            not_before=not_before,
+        new = _enqueue_to(
+            session, outbox.STANDARD, _reminder_key(appointment, rule.id), patient, address, message, not_before
         )
         counts["queued" if new else "already_queued"] += 1
     return counts
@@ -240,12 +257,14 @@ def _scan_recalls(
             PatientRecall.deleted_at.is_(None),
             PatientRecall.due_date >= today,
             PatientRecall.due_date <= horizon,
+            # the desk already called or wrote (send_recall_notice): one chase per round is enough
+            PatientRecall.contacted_at.is_(None),
             Patient.deleted_at.is_(None),
             Patient.archived_at.is_(None),
             ~booked,  # a patient who already booked their next visit needs no recall notice
         )
     ).all()
-    phone = _default_phone(session)
+    phone = default_phone(session)
     for recall, patient in rows:
         due = recall.due_date
         assert due is not None  # the query asked for a due date in range
@@ -254,27 +273,51 @@ def _scan_recalls(
         if address is None:
             counts["no_consent"] += 1
             continue
-        message = render(
-            rule.template_key,
-            first_name=_first_name(patient),
-            clinic_name=clinic.name,
-            clinic_phone=phone or "us",
-            date=format_date(due, clinic.date_order),
-        )
-        channel, recipient = address
-        new = outbox.enqueue(
+        new = queue_recall_notice(
             session,
-            queue=outbox.STANDARD,
-            dedupe_key=f"recall:{recall.id}:{due.isoformat()}",
-            patient_id=patient.id,
-            channel=channel,
-            recipient=recipient,
-            subject=message.subject,
-            body=message.body,
+            recall,
+            patient,
+            address,
+            template_key=rule.template_key,
+            clinic=clinic,
+            clinic_phone=phone,
+            dedupe_key=recall_key(recall),
             not_before=quiet.defer(now, clinic.time_zone),
         )
         counts["queued" if new else "already_queued"] += 1
     return counts
+
+
+def recall_key(recall: PatientRecall, manual_day: date | None = None) -> str:
+    """The dedupe key of a recall notice: one per due date, plus one per day the desk sends one by hand."""
+    assert recall.due_date is not None
+    key = f"recall:{recall.id}:{recall.due_date.isoformat()}"
+    return f"{key}:manual:{manual_day.isoformat()}" if manual_day else key
+
+
+def queue_recall_notice(
+    session: Session,
+    recall: PatientRecall,
+    patient: Patient,
+    address: tuple[str, str],
+    *,
+    template_key: str,
+    clinic: ClinicInfo,
+    clinic_phone: str,
+    dedupe_key: str,
+    not_before: datetime,
+) -> str | None:
+    """Render a recall notice and queue it in the caller's transaction; its id, or None if queued before."""
+    due = recall.due_date
+    assert due is not None
+    message = render(
+        template_key,
+        first_name=_first_name(patient),
+        clinic_name=clinic.name,
+        clinic_phone=clinic_phone or "us",
+        date=format_date(due, clinic.date_order),
+    )
+    return _enqueue_to(session, outbox.STANDARD, dedupe_key, patient, address, message, not_before)
 
 
 def scan(runtime: ClinicRuntime, *, now: datetime | None = None, quiet: QuietHours = DEFAULT_QUIET_HOURS) -> ScanResult:
@@ -345,18 +388,8 @@ def _notify_change(
         date_order=clinic.date_order,
     )
     message = render(template_key, **values)
-    channel, recipient = address
-    return outbox.enqueue(
-        session,
-        queue=outbox.HIGH,
-        dedupe_key=f"{key_prefix}:{appointment.id}:{appointment.starts_at.isoformat()}",
-        patient_id=patient.id,
-        channel=channel,
-        recipient=recipient,
-        subject=message.subject,
-        body=message.body,
-        not_before=not_before,
-    )
+    key = f"{key_prefix}:{appointment.id}:{appointment.starts_at.isoformat()}"
+    return _enqueue_to(session, outbox.HIGH, key, patient, address, message, not_before)
 
 
 def notify_cancellation(

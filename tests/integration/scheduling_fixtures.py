@@ -21,11 +21,13 @@ from app.db.models import (
     HoursException,
     Location,
     Operatory,
+    PatientRecall,
     RecallType,
     ScheduleBlock,
     StaffUser,
     WeeklyHoursRow,
 )
+from app.db.types import utcnow
 from app.domain.patients import PatientInput
 from app.domain.permissions import Role
 from app.domain.scheduling import local_to_utc
@@ -275,6 +277,21 @@ def add_recall_type(ctx: Ctx, code: str, months: int, appointment_type_id: str |
     with ctx.uow() as uow:
         r = RecallType(
             code=code, name=f"{code} recall", interval_months=months, appointment_type_id=appointment_type_id
+        )
+        uow.session.add(r)
+        uow.commit()
+        return r.id
+
+
+def add_recall(ctx: Ctx, patient: str, recall_type: str, due: date, *, contacted: bool = False) -> str:
+    """A patient's recall due on `due` (last visit six months before), optionally already contacted."""
+    with ctx.uow() as uow:
+        r = PatientRecall(
+            patient_id=patient,
+            recall_type_id=recall_type,
+            last_completed=due - timedelta(days=182),
+            due_date=due,
+            contacted_at=utcnow() if contacted else None,
         )
         uow.session.add(r)
         uow.commit()

@@ -2,17 +2,17 @@
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from app.db.models import AuditEvent, PatientRecall
+from app.db.models import AuditEvent, OutboxMessage, PatientRecall, ReminderRule
 from app.domain.errors import UserError
 from app.domain.permissions import Role
 from app.domain.scheduling import VisitStatus
-from app.services import recalls, scheduling
+from app.services import recalls, reminders, scheduling
 from app.services.context import Ctx, PermissionDenied
 from app.services.runtime import ClinicRuntime
 from tests.integration.scheduling_fixtures import (
@@ -21,6 +21,7 @@ from tests.integration.scheduling_fixtures import (
     Template,
     add_appointment_type,
     add_patient,
+    add_recall,
     add_recall_type,
     contexts,
     make_book,
@@ -95,22 +96,6 @@ def patient_recalls(ctx: Ctx, patient: str) -> dict[str, tuple[date | None, date
     with ctx.runtime.sessions() as s:
         rows = s.scalars(select(PatientRecall).where(PatientRecall.patient_id == patient))
         return {r.recall_type_id: (r.last_completed, r.due_date) for r in rows}
-
-
-def add_recall(ctx: Ctx, patient: str, recall_type: str, due: date, *, contacted: bool = False) -> str:
-    from app.db.types import utcnow
-
-    with ctx.uow() as uow:
-        r = PatientRecall(
-            patient_id=patient,
-            recall_type_id=recall_type,
-            last_completed=due - timedelta(days=182),
-            due_date=due,
-            contacted_at=utcnow() if contacted else None,
-        )
-        uow.session.add(r)
-        uow.commit()
-        return r.id
 
 
 def events(ctx: Ctx, action: str) -> list[AuditEvent]:
@@ -257,3 +242,90 @@ def test_each_role_can_read_and_mark_recalls_as_the_table_says(staff, hyg_recall
         with pytest.raises(PermissionDenied, match="appointments:write"):
             recalls.mark_contacted(staff[role], recall_id, today=TODAY)
         assert [r.state for r in recalls.recall_list(staff[A], today=TODAY)] == ["due"]
+
+
+# --- sending a recall notice from the desk ---------------------------------------------------
+
+# 15:00 in New York on TODAY: the clinic is open, so nothing is held for quiet hours
+AFTERNOON = datetime(2031, 6, 16, 19, 0, tzinfo=UTC)
+
+
+def outbox_rows(ctx: Ctx) -> list[OutboxMessage]:
+    with ctx.runtime.sessions() as s:
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at)))
+
+
+def test_sending_a_recall_notice_queues_one_sms_and_marks_the_recall_contacted(desk, hyg_recall, ada):
+    recall_id = add_recall(desk, ada, hyg_recall, TODAY + timedelta(days=5))
+    message_id = recalls.send_recall_notice(desk, recall_id, now=AFTERNOON)
+
+    [m] = outbox_rows(desk)
+    assert (m.id, m.queue, m.status) == (message_id, "standard", "pending")
+    assert (m.channel, m.recipient) == ("sms", "+12125550142")
+    assert m.patient_id == ada and m.dedupe_key == f"recall:{recall_id}:2031-06-21:manual:2031-06-16"
+    assert m.subject == "Time for your next visit to Test Dental"
+    assert m.body.startswith("Hi Ada, you are due for a visit to Test Dental around Saturday, June 21.")
+    assert m.next_attempt_at == AFTERNOON
+    [row] = recalls.recall_list(desk, today=TODAY)
+    assert (row.state, row.contacted_at) == ("contacted", AFTERNOON)
+    [ev] = events(desk, "recall.notice_queued")
+    assert (ev.entity_id, ev.patient_id, ev.username) == (recall_id, ada, "receptionist")
+    assert json.loads(ev.details) == {"due_date": "2031-06-21", "channel": "sms", "message_id": message_id}
+
+
+def test_a_second_send_the_same_day_is_refused_and_a_later_day_sends_again(desk, hyg_recall, ada):
+    recall_id = add_recall(desk, ada, hyg_recall, TODAY - timedelta(days=20))
+    recalls.send_recall_notice(desk, recall_id, now=AFTERNOON)
+    with pytest.raises(recalls.NoticeAlreadyQueued, match="already queued today"):
+        recalls.send_recall_notice(desk, recall_id, now=AFTERNOON + timedelta(hours=2))
+    recalls.send_recall_notice(desk, recall_id, now=AFTERNOON + timedelta(days=7))
+    assert [m.dedupe_key.rsplit(":", 1)[1] for m in outbox_rows(desk)] == ["2031-06-16", "2031-06-23"]
+    assert len(events(desk, "recall.notice_queued")) == 2
+
+
+def test_an_email_patient_gets_the_notice_by_email(admin, desk, hyg_recall):
+    bea = add_patient(admin, "Bea", "Email", email="bea@example.com", consent_email=True, preferred_contact="email")
+    recalls.send_recall_notice(desk, add_recall(admin, bea, hyg_recall, TODAY), now=AFTERNOON)
+    [m] = outbox_rows(desk)
+    assert (m.channel, m.recipient) == ("email", "bea@example.com")
+
+
+def test_a_notice_sent_late_in_the_evening_waits_for_the_morning(desk, hyg_recall, ada):
+    recall_id = add_recall(desk, ada, hyg_recall, TODAY)
+    # 22:30 in New York: quiet hours until 08:00, even for a notice sent by hand
+    recalls.send_recall_notice(desk, recall_id, now=datetime(2031, 6, 17, 2, 30, tzinfo=UTC))
+    [m] = outbox_rows(desk)
+    assert m.next_attempt_at == datetime(2031, 6, 17, 12, 0, tzinfo=UTC)
+    assert m.dedupe_key.endswith(":manual:2031-06-16")
+
+
+def test_a_patient_without_consent_to_messages_is_refused_with_a_clear_message(admin, desk, hyg_recall):
+    cal = add_patient(admin, "Cal", "Phone", home_phone="(212) 555-0100", mobile_phone="(212) 555-0199")
+    recall_id = add_recall(admin, cal, hyg_recall, TODAY)
+    with pytest.raises(recalls.NoMessageConsent, match=r"^No consent to SMS or email: call the patient instead\.$"):
+        recalls.send_recall_notice(desk, recall_id, now=AFTERNOON)
+    assert outbox_rows(desk) == []
+    assert [r.state for r in recalls.recall_list(desk, today=TODAY)] == ["due"]
+    assert events(desk, "recall.notice_queued") == []
+
+
+def test_sending_for_a_missing_recall_is_refused(desk):
+    with pytest.raises(recalls.RecallNotFound):
+        recalls.send_recall_notice(desk, "no-such-recall", now=AFTERNOON)
+
+
+def test_a_hygienist_may_not_send_recall_notices(staff, hyg_recall, ada):
+    recall_id = add_recall(staff[A], ada, hyg_recall, TODAY)
+    with pytest.raises(PermissionDenied, match="appointments:write"):
+        recalls.send_recall_notice(staff[H], recall_id, now=AFTERNOON)
+    assert outbox_rows(staff[A]) == []
+
+
+def test_the_reminder_scan_does_not_chase_a_recall_the_desk_already_sent(admin, desk, hyg_recall, ada):
+    with admin.uow() as uow:
+        uow.session.add(ReminderRule(kind="recall", offset_minutes=14 * 1440, template_key="recall_due"))
+        uow.commit()
+    recall_id = add_recall(desk, ada, hyg_recall, TODAY + timedelta(days=5))
+    recalls.send_recall_notice(desk, recall_id, now=AFTERNOON)
+    assert reminders.scan(desk.runtime, now=AFTERNOON + timedelta(hours=1)).queued == 0
+    assert len(outbox_rows(desk)) == 1

@@ -30,7 +30,9 @@ from app.domain.patients import (
     Sex,
 )
 from app.domain.phones import display_phone
+from app.services.context import Ctx
 from app.services.patients import PatientRecord
+from app.ui.patients.messages_tab import MessagesTab
 from app.ui.patients.rows_table import Column, RowsTable
 from app.ui.patients.search import age_on
 
@@ -70,7 +72,9 @@ class PatientForm(QWidget):
     edited = Signal()
     choose_guarantor = Signal()
 
-    def __init__(self, date_order: str, region: str, can_edit_alerts: bool, parent: QWidget | None = None):
+    def __init__(
+        self, date_order: str, region: str, can_edit_alerts: bool, parent: QWidget | None = None, *, ctx: Ctx
+    ) -> None:
         super().__init__(parent)
         self.setStyleSheet(INVALID_STYLE)
         self.date_order, self.region = date_order, region
@@ -99,6 +103,9 @@ class PatientForm(QWidget):
         self.notes.textChanged.connect(self.edited)
         self.fields["notes"] = self.notes
         self.tabs.addTab(self.notes, "Notes")
+        self.messages = MessagesTab(ctx)
+        self.messages.setObjectName("messagesTab")
+        self.tabs.addTab(self.messages, "Messages")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -246,6 +253,7 @@ class PatientForm(QWidget):
         self.alerts.set_rows([])
         self.family.clear()
         self.set_guarantor(None, "")
+        self.messages.set_patient(None)
         self.title.setText("New patient")
         self.subtitle.setText("Fields marked * are required.")
         self.clear_errors()

@@ -77,7 +77,7 @@ class PatientsPage(QWidget):
         ll.addLayout(header)
         ll.addWidget(self.search, 1)
 
-        self.form = PatientForm(info.date_order, info.phone_region, Scope.MEDICAL_WRITE in scopes)
+        self.form = PatientForm(info.date_order, info.phone_region, Scope.MEDICAL_WRITE in scopes, ctx=ctx)
         self.form.choose_guarantor.connect(self._pick_guarantor)
         self.message = QLabel()
         self.message.setObjectName("formMessage")
@@ -152,6 +152,8 @@ class PatientsPage(QWidget):
             self.form.clear()
         else:
             self.form.load(record)
+        # read when its tab is shown: for a new patient (after saving, too) and on every open
+        self.form.messages.set_patient(record.id if record else None)
         self._loaded = self.form.snapshot()
         self._update_buttons()
 

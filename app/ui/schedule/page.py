@@ -34,6 +34,7 @@ from app.ui.schedule.day_sheet import write_day_sheet_pdf
 from app.ui.schedule.day_view import DayView
 from app.ui.schedule.dialogs import BookingDialog, NextAvailableDialog, PatientAppointmentsDialog
 from app.ui.schedule.month_view import MonthView
+from app.ui.schedule.recall_dialog import RecallListDialog
 from app.ui.schedule.week_view import WeekView, week_start
 
 VIEWS = (("day-chairs", "Day — by chair"), ("day-providers", "Day — by provider"), ("week", "Week"), ("month", "Month"))
@@ -91,6 +92,10 @@ class SchedulePage(QWidget):
         next_free.setEnabled(self.can_write)
         find = QPushButton("Patient's appointments…")
         find.clicked.connect(self.patient_appointments)
+        recalls_b = QPushButton("Recalls…")
+        recalls_b.setObjectName("recalls")
+        recalls_b.setToolTip("Patients due back: book them, send a reminder, or note a call")
+        recalls_b.clicked.connect(self.recall_list)
         print_b = QPushButton("Day sheet PDF…")
         print_b.clicked.connect(self.print_day_sheet)
 
@@ -113,6 +118,7 @@ class SchedulePage(QWidget):
         actions.addSpacing(16)
         actions.addWidget(next_free)
         actions.addWidget(find)
+        actions.addWidget(recalls_b)
         actions.addWidget(print_b)
         actions.addStretch()
         self.message = QLabel()
@@ -455,6 +461,18 @@ class SchedulePage(QWidget):
         if dialog.exec() and dialog.booked and dialog.booked.starts_at:
             self.say(f"Booked {dialog.booked.patient_name}.")
             self.go_to_day(dialog.booked.starts_at.astimezone(self.tz()).date())
+
+    def recall_list(self) -> None:
+        if self.book is None:
+            return
+        RecallListDialog(
+            self.ctx,
+            self.book.location_id,
+            list(self.book.providers),
+            list(self.book.operatories),
+            self.types,
+            self,
+        ).exec()
 
     def patient_appointments(self) -> None:
         dialog = PatientAppointmentsDialog(
