@@ -99,6 +99,13 @@ def schedule_shots(app: QApplication, window: QWidget, out: Path) -> None:
     finder.not_days[4].setChecked(True)
     finder.find()
     dialog_shot_on(app, finder, out, "17-next-available")
+    from app.ui.schedule.recall_dialog import RecallListDialog
+
+    recalls = RecallListDialog(
+        page.ctx, book.location_id, list(book.providers), list(book.operatories), page.types, window
+    )
+    recalls.resize(980, 620)
+    dialog_shot_on(app, recalls, out, "19-recall-list")
 
 
 def dialog_shot_on(app: QApplication, dialog: QWidget, out: Path, name: str) -> None:
