@@ -1,9 +1,7 @@
 """The recall list: due dates set by completed visits, the front desk's states, contact marks."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,51 +12,19 @@ from app.domain.permissions import Role
 from app.domain.scheduling import VisitStatus
 from app.services import recalls, reminders, scheduling
 from app.services.context import Ctx, PermissionDenied
-from app.services.runtime import ClinicRuntime
 from tests.integration.scheduling_fixtures import (
     EVERY_DAY,
     Book,
-    Template,
     add_appointment_type,
     add_patient,
     add_recall,
     add_recall_type,
-    contexts,
     make_book,
-    make_template,
-    open_copy,
 )
 
 D, H, R, A = Role.DENTIST, Role.HYGIENIST, Role.RECEPTIONIST, Role.ADMINISTRATOR
 S = VisitStatus
 TODAY = date(2031, 6, 16)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return make_template(tmp_path_factory.mktemp("template") / "clinic")
-
-
-@pytest.fixture
-def runtime(template: Template, tmp_path: Path) -> Iterator[ClinicRuntime]:
-    rt = open_copy(template, tmp_path / "clinic")
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def staff(runtime: ClinicRuntime, template: Template) -> dict[Role, Ctx]:
-    return contexts(runtime, template)
-
-
-@pytest.fixture
-def admin(staff: dict[Role, Ctx]) -> Ctx:
-    return staff[A]
-
-
-@pytest.fixture
-def desk(staff: dict[Role, Ctx]) -> Ctx:
-    return staff[R]
 
 
 @pytest.fixture

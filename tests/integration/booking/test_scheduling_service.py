@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import keyring
@@ -27,7 +26,6 @@ from app.domain.permissions import ROLE_SCOPES, Role, Scope
 from app.domain.scheduling import IllegalTransition, SlotPreference, VisitStatus
 from app.services import scheduling
 from app.services.context import Ctx, PermissionDenied
-from app.services.runtime import ClinicRuntime
 from app.services.scheduling import DoubleBooking, OutsideHours, SlotQuery, StaleAppointment
 from tests.conftest import MemoryKeyring
 from tests.integration.scheduling_fixtures import (
@@ -41,7 +39,6 @@ from tests.integration.scheduling_fixtures import (
     clear_appointments,
     contexts,
     make_book,
-    make_template,
     minutes,
     open_copy,
 )
@@ -51,39 +48,6 @@ MON = FUTURE_MONDAY  # 3 March 2031, New York on EST (clocks change on Sunday th
 TUE, WED, THU, FRI = (MON + timedelta(days=n) for n in range(1, 5))
 NEXT_MON = MON + timedelta(days=7)
 S = VisitStatus
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return make_template(tmp_path_factory.mktemp("template") / "clinic")
-
-
-@pytest.fixture
-def runtime(template: Template, tmp_path: Path) -> Iterator[ClinicRuntime]:
-    """A fresh clinic for each test, copied from the module's template (overrides conftest's)."""
-    rt = open_copy(template, tmp_path / "clinic")
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-def staff(runtime: ClinicRuntime, template: Template) -> dict[Role, Ctx]:
-    return contexts(runtime, template)
-
-
-@pytest.fixture
-def admin(staff: dict[Role, Ctx]) -> Ctx:
-    return staff[A]
-
-
-@pytest.fixture
-def desk(staff: dict[Role, Ctx]) -> Ctx:
-    return staff[R]
-
-
-@pytest.fixture
-def dentist(staff: dict[Role, Ctx]) -> Ctx:
-    return staff[D]
 
 
 @pytest.fixture
