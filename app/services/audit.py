@@ -53,6 +53,21 @@ def append(session: Session, **values: Any) -> AuditEvent:
     return ev
 
 
+def last_change(session: Session, entity_id: str, action_prefix: str) -> AuditEvent | None:
+    """The newest event that changed an entity (reads such as '.opened' or '_viewed' skipped)."""
+    return session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity_id == entity_id,
+            AuditEvent.action.like(f"{action_prefix}.%"),
+            AuditEvent.action.not_like("%.opened"),
+            AuditEvent.action.not_like("%_viewed"),
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+
+
 def verify(runtime: ClinicRuntime) -> ChainBreak | None:
     """The first break in the audit chain, or None when every event is intact."""
     with runtime.sessions() as session:

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -126,16 +127,21 @@ def available(hours: dict[str, list[Interval]], block_list: list[BlockView]) -> 
     return out
 
 
-def active_appointments(session: Session, location_id: str | None, start: datetime, end: datetime) -> list[Appointment]:
-    stmt = select(Appointment).where(
-        Appointment.deleted_at.is_(None),
-        Appointment.on_pinboard.is_(False),
-        Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.starts_at < end,
+def _holding_time(c: Any, start: datetime, end: datetime) -> tuple[Any, ...]:
+    """Conditions for bookings on the book that hold part of [start, end); `c` is the model or its columns."""
+    return (
+        c.deleted_at.is_(None),
+        c.on_pinboard.is_(False),
+        c.status.in_(ACTIVE_STATUSES),
+        c.starts_at < end,
         # no visit is longer than MAX_APPOINTMENT: bounding the start keeps the index range tight
-        Appointment.starts_at >= start - MAX_APPOINTMENT,
-        Appointment.ends_at > start,
+        c.starts_at >= start - MAX_APPOINTMENT,
+        c.ends_at > start,
     )
+
+
+def active_appointments(session: Session, location_id: str | None, start: datetime, end: datetime) -> list[Appointment]:
+    stmt = select(Appointment).where(*_holding_time(Appointment, start, end))
     if location_id is not None:
         stmt = stmt.where(Appointment.location_id == location_id)
     return list(session.scalars(stmt))
@@ -153,13 +159,6 @@ def busy_intervals(session: Session, start: datetime, end: datetime) -> list[Bus
     """Active bookings at every location as bare intervals (no ORM objects: this is the hot path)."""
     t = Appointment.__table__.c
     rows = session.execute(
-        select(t.provider_id, t.operatory_id, t.patient_id, t.starts_at, t.ends_at).where(
-            t.deleted_at.is_(None),
-            t.on_pinboard.is_(False),
-            t.status.in_(ACTIVE_STATUSES),
-            t.starts_at < end,
-            t.starts_at >= start - MAX_APPOINTMENT,
-            t.ends_at > start,
-        )
+        select(t.provider_id, t.operatory_id, t.patient_id, t.starts_at, t.ends_at).where(*_holding_time(t, start, end))
     )
     return [Busy(r.provider_id, r.operatory_id, r.patient_id, Interval(r.starts_at, r.ends_at)) for r in rows]

@@ -7,7 +7,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.models import AuditEvent, MedicalAlert, Patient, PatientInsurance
+from app.db.models import MedicalAlert, Patient, PatientInsurance
 from app.db.types import utcnow
 from app.domain.errors import FieldError, UserError, ValidationError
 from app.domain.patients import (
@@ -18,6 +18,7 @@ from app.domain.patients import (
     validate_patient,
 )
 from app.domain.permissions import Scope
+from app.services import audit
 from app.services.context import Ctx, PermissionDenied
 from app.services.patient_search import PatientSearchCache
 
@@ -248,7 +249,6 @@ def register(ctx: Ctx, data: PatientInput) -> PatientRecord:
             details={"after": after, "chart_no": chart_no},
         )
         uow.commit()
-        s.refresh(p)
         return _record(s, _load(s, p.id))
 
 
@@ -312,16 +312,7 @@ def _medical_refusal(ctx: Ctx) -> PermissionDenied:
 
 
 def _stale_message(session: Session, patient_id: str) -> str:
-    last = session.scalar(
-        select(AuditEvent)
-        .where(
-            AuditEvent.entity_id == patient_id,
-            AuditEvent.action.like("patient.%"),
-            AuditEvent.action != "patient.opened",
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    )
+    last = audit.last_change(session, patient_id, "patient")
     who = f"{last.username} at {last.occurred_at.astimezone():%H:%M on %d %b %Y}" if last else "someone else"
     return (
         f"This record was changed by {who} while you were editing it, so your changes were not "

@@ -20,7 +20,6 @@ from app.db.models import (
     Appointment,
     AppointmentStatusChange,
     AppointmentType,
-    AuditEvent,
     MedicalAlert,
     Operatory,
     Patient,
@@ -40,7 +39,7 @@ from app.domain.scheduling import (
     merge,
     transition,
 )
-from app.services import availability, recalls, reminders
+from app.services import audit, availability, recalls, reminders
 from app.services.context import Ctx
 
 PROVIDER_ROLES = (Role.DENTIST.value, Role.HYGIENIST.value)
@@ -380,12 +379,7 @@ def _check_hours(ctx: Ctx, s: Session, location_id: str, provider_id: str, iv: I
 
 
 def _stale(s: Session, appointment_id: str) -> StaleAppointment:
-    last = s.scalar(
-        select(AuditEvent)
-        .where(AuditEvent.entity_id == appointment_id, AuditEvent.action.like("appointment.%"))
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    )
+    last = audit.last_change(s, appointment_id, "appointment")
     appt = s.get(Appointment, appointment_id)
     # the clinic's wall clock, not the workstation's
     tz = ZoneInfo(appt.time_zone) if appt is not None else None
@@ -538,6 +532,20 @@ def move(
         return _views(s, [a])[0]
 
 
+def _record_step(ctx: Ctx, s: Session, a: Appointment, from_status: str, to_status: str, reason: str) -> None:
+    """One row of the visit's history: who moved it from which state to which, when and why."""
+    s.add(
+        AppointmentStatusChange(
+            appointment_id=a.id,
+            from_status=from_status,
+            to_status=to_status,
+            changed_by=ctx.actor.user_id if ctx.actor else None,
+            changed_at=utcnow(),
+            reason=reason,
+        )
+    )
+
+
 def to_pinboard(ctx: Ctx, appointment_id: str, expected_version: int) -> AppointmentView:
     """Take an appointment off the book (its time freed) to rebook it later."""
     ctx.require(Scope.APPOINTMENTS_WRITE)
@@ -549,16 +557,7 @@ def to_pinboard(ctx: Ctx, appointment_id: str, expected_version: int) -> Appoint
         before = {"starts_at": a.starts_at, "ends_at": a.ends_at, "status": a.status}
         if a.status != VisitStatus.SCHEDULED.value:
             # a confirmation was for the old time: the history keeps it and says why it lapsed
-            s.add(
-                AppointmentStatusChange(
-                    appointment_id=a.id,
-                    from_status=a.status,
-                    to_status=VisitStatus.SCHEDULED.value,
-                    changed_by=ctx.actor.user_id if ctx.actor else None,
-                    changed_at=utcnow(),
-                    reason="moved to the pinboard",
-                )
-            )
+            _record_step(ctx, s, a, a.status, VisitStatus.SCHEDULED.value, "moved to the pinboard")
         a.on_pinboard = True
         a.starts_at = a.ends_at = None
         a.status = VisitStatus.SCHEDULED.value
@@ -592,16 +591,7 @@ def set_status(
         a.status = target.value
         if target is VisitStatus.CANCELLED:
             a.cancel_reason = reason.strip()
-        s.add(
-            AppointmentStatusChange(
-                appointment_id=a.id,
-                from_status=current.value,
-                to_status=target.value,
-                changed_by=ctx.actor.user_id if ctx.actor else None,
-                changed_at=utcnow(),
-                reason=reason.strip(),
-            )
-        )
+        _record_step(ctx, s, a, current.value, target.value, reason.strip())
         with _refusals(s, a.id):
             s.flush()
         uow.audit(

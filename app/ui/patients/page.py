@@ -135,13 +135,14 @@ class PatientsPage(QWidget):
         self.message.setStyleSheet(f"color: {'#1B5E20' if ok else '#B3261E'};")
         self.message.setText(text)
 
-    def _confirm_discard(self) -> bool:
+    def confirm_discard(self) -> bool:
+        """True when there is nothing unsaved, or the user agrees to drop it."""
         if not self.has_unsaved_changes():
             return True
         answer = QMessageBox.question(
             self,
             "Unsaved changes",
-            "This record has unsaved changes. Discard them?",
+            "The open patient record has unsaved changes. Discard them?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         )
         return answer == QMessageBox.StandardButton.Discard
@@ -159,7 +160,7 @@ class PatientsPage(QWidget):
 
     # --- actions -------------------------------------------------------------------------
     def new_patient(self) -> None:
-        if not self.new_button.isEnabled() or not self._confirm_discard():
+        if not self.new_button.isEnabled() or not self.confirm_discard():
             return
         self._show(None)
         self._say("", True)
@@ -168,7 +169,7 @@ class PatientsPage(QWidget):
     def open_patient(self, patient_id: str) -> None:
         if self.record is not None and self.record.id == patient_id:
             return
-        if not self._confirm_discard():
+        if not self.confirm_discard():
             return
         run_op(lambda: patients.open_record(self.ctx, patient_id), self._opened, self._failed)
 

@@ -182,9 +182,13 @@ class SchedulePage(QWidget):
         self.poll = QTimer(self)
         self.poll.setInterval(1000)
         self.poll.timeout.connect(self._check_stamp)
-        self.load_choices()
+        self._loaded = False
 
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt override
+        # the book loads when first shown, not while the main window starts
+        if not self._loaded:
+            self._loaded = True
+            self.load_choices()
         self.poll.start()
         super().showEvent(event)
 

@@ -216,19 +216,8 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             QMessageBox.information(self, "Password changed", "Your password has been changed.")
 
-    def _confirm_discard(self) -> bool:
-        if not self.patients.has_unsaved_changes():
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            "The open patient record has unsaved changes. Discard them?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Discard
-
     def sign_out(self) -> None:
-        if not self.is_locked() and not self._confirm_discard():
+        if not self.is_locked() and not self.patients.confirm_discard():
             return
         auth.sign_out(self.ctx)
         self._save_geometry()
@@ -239,7 +228,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if not getattr(self, "_signing_out", False):
-            if self.is_locked() or not self._confirm_discard():
+            if self.is_locked() or not self.patients.confirm_discard():
                 event.ignore()
                 return
             auth.sign_out(self.ctx)
