@@ -37,6 +37,9 @@ class Clinic(Synced, Base):
     idle_lock_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     max_failed_logins: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     lockout_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    # clinical preferences: how teeth are named everywhere, and the perio probing order
+    tooth_numbering: Mapped[str] = mapped_column(String(16), default="universal", server_default="universal")
+    probing_path: Mapped[str] = mapped_column(String(32), default="s-curve", server_default="s-curve")
 
 
 class StaffUser(Synced, Base):
@@ -314,3 +317,137 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- clinical chart ----------------------------------------------------------------------------
+
+
+class ProcedureCode(Synced, Base):
+    """The clinic's procedure catalogue: shipped codes plus any licensed list it imports."""
+
+    __tablename__ = "procedure_code"
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(24))
+    fee_cents: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(16))  # mouth, arch, quadrant, tooth, surface
+    surfaces_required: Mapped[int] = mapped_column(Integer, default=0)
+    draw: Mapped[str] = mapped_column(String(24), default="")  # how the odontogram shows it
+    source: Mapped[str] = mapped_column(String(16), default="shipped")  # shipped, imported
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ChartEntry(Synced, Base):
+    """One line of a patient's chart: a condition found, or a procedure existing, planned,
+    completed or referred, on a tooth (and surfaces), a quadrant/arch, or the whole mouth."""
+
+    __tablename__ = "chart_entry"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # condition, procedure
+    code: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(24), default="")
+    draw: Mapped[str] = mapped_column(String(24), default="")
+    tooth: Mapped[str | None] = mapped_column(String(2))  # FDI id; numbering is a display choice
+    surfaces: Mapped[str] = mapped_column(String(5), default="")
+    region: Mapped[str] = mapped_column(String(8), default="")  # quadrant UR/UL/LL/LR or arch U/L
+    status: Mapped[str] = mapped_column(String(16))  # existing, planned, completed, referred
+    fee_cents: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"))
+    entry_date: Mapped[date] = mapped_column(IsoDate)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointment.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    removed_reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class TreatmentPlan(Synced, Base):
+    """A proposed course of treatment; plans sharing `option_group` are alternatives."""
+
+    __tablename__ = "treatment_plan"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    option_group: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    proposed_on: Mapped[date] = mapped_column(IsoDate)
+    accepted_on: Mapped[date | None] = mapped_column(IsoDate)
+    declined_on: Mapped[date | None] = mapped_column(IsoDate)
+    completed_on: Mapped[date | None] = mapped_column(IsoDate)
+    status_reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class TreatmentPlanItem(Synced, Base):
+    """A planned procedure's place in a plan: its phase, priority and quoted fee."""
+
+    __tablename__ = "treatment_plan_item"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("treatment_plan.id"), index=True)
+    chart_entry_id: Mapped[str] = mapped_column(ForeignKey("chart_entry.id"), index=True)
+    phase: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class InsuranceBenefits(Synced, Base):
+    """What the patient's primary insurance pays this benefit year, for estimates."""
+
+    __tablename__ = "insurance_benefits"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    coverage: Mapped[str] = mapped_column(Text, default="{}")  # JSON: category -> percent
+    deductible_cents: Mapped[int] = mapped_column(Integer, default=0)
+    deductible_met_cents: Mapped[int] = mapped_column(Integer, default=0)
+    annual_max_cents: Mapped[int] = mapped_column(Integer, default=0)
+    max_used_cents: Mapped[int] = mapped_column(Integer, default=0)
+    year_start: Mapped[date | None] = mapped_column(IsoDate)
+
+
+class PerioExam(Synced, Base):
+    """A full-mouth periodontal exam; the readings travel as one JSON document."""
+
+    __tablename__ = "perio_exam"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    exam_date: Mapped[date] = mapped_column(IsoDate)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"))
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")  # in_progress, completed
+    readings: Mapped[str] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_by: Mapped[str | None] = mapped_column(ForeignKey("staff_user.id"))
+
+
+class NoteTemplate(Synced, Base):
+    __tablename__ = "note_template"
+    name: Mapped[str] = mapped_column(String(100))
+    appointment_type_id: Mapped[str | None] = mapped_column(ForeignKey("appointment_type.id"))
+    body: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ClinicalNote(Synced, Base):
+    """A visit's note; once signed it never changes (the service and a trigger refuse)."""
+
+    __tablename__ = "clinical_note"
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointment.id"))
+    visit_date: Mapped[date] = mapped_column(IsoDate)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[str] = mapped_column(ForeignKey("staff_user.id"))
+    signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class NoteProcedure(Synced, Base):
+    """Links a note to the chart entries (procedures) done at that visit."""
+
+    __tablename__ = "note_procedure"
+    note_id: Mapped[str] = mapped_column(ForeignKey("clinical_note.id"), index=True)
+    chart_entry_id: Mapped[str] = mapped_column(ForeignKey("chart_entry.id"))
+
+
+class NoteAddendum(Synced, Base):
+    """A dated, signed extension of a signed note; immutable like the note."""
+
+    __tablename__ = "note_addendum"
+    note_id: Mapped[str] = mapped_column(ForeignKey("clinical_note.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(ForeignKey("staff_user.id"))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,10 @@ class Scope(StrEnum):
     MEDICAL_WRITE = "medical:write"
     CHART_READ = "chart:read"
     CHART_WRITE = "chart:write"
+    # treatment plans and their estimates, without the clinical record behind them
+    PLANS_READ = "plans:read"
+    # the procedure catalogue and its fees
+    CATALOGUE_ADMIN = "catalogue:admin"
     APPOINTMENTS_READ = "appointments:read"
     APPOINTMENTS_WRITE = "appointments:write"
     # booking outside a provider's hours or over a block needs this and a reason
@@ -39,6 +43,7 @@ _CLINICAL = {
     Scope.MEDICAL_WRITE,
     Scope.CHART_READ,
     Scope.CHART_WRITE,
+    Scope.PLANS_READ,
     Scope.APPOINTMENTS_READ,
 }
 
@@ -49,6 +54,7 @@ _FRONT_DESK = {
     Scope.PATIENTS_ARCHIVE,
     Scope.APPOINTMENTS_READ,
     Scope.APPOINTMENTS_WRITE,
+    Scope.PLANS_READ,
     Scope.BILLING_READ,
     Scope.BILLING_WRITE,
 }
@@ -56,12 +62,25 @@ _FRONT_DESK = {
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.DENTIST: frozenset(
         _CLINICAL
-        | {Scope.PATIENTS_ARCHIVE, Scope.APPOINTMENTS_WRITE, Scope.APPOINTMENTS_OVERRIDE_HOURS, Scope.BILLING_READ}
+        | {
+            Scope.PATIENTS_ARCHIVE,
+            Scope.APPOINTMENTS_WRITE,
+            Scope.APPOINTMENTS_OVERRIDE_HOURS,
+            Scope.BILLING_READ,
+            Scope.CATALOGUE_ADMIN,
+        }
     ),
     Role.HYGIENIST: frozenset(_CLINICAL),
     Role.RECEPTIONIST: frozenset(_FRONT_DESK),
     Role.ADMINISTRATOR: frozenset(
-        _FRONT_DESK | {Scope.APPOINTMENTS_OVERRIDE_HOURS, Scope.SCHEDULE_SETUP, Scope.USERS_ADMIN, Scope.AUDIT_READ}
+        _FRONT_DESK
+        | {
+            Scope.APPOINTMENTS_OVERRIDE_HOURS,
+            Scope.SCHEDULE_SETUP,
+            Scope.CATALOGUE_ADMIN,
+            Scope.USERS_ADMIN,
+            Scope.AUDIT_READ,
+        }
     ),
 }
 

@@ -68,6 +68,16 @@ def last_change(session: Session, entity_id: str, action_prefix: str) -> AuditEv
     )
 
 
+def stale_message(session: Session, entity_id: str, action_prefix: str, what: str = "This record") -> str:
+    """Why a save was refused: someone else saved a newer version first (named when known)."""
+    last = last_change(session, entity_id, action_prefix)
+    who = f"{last.username} at {last.occurred_at.astimezone():%H:%M on %d %b %Y}" if last else "someone else"
+    return (
+        f"{what} was changed by {who} while you were editing it, so your changes were not "
+        "saved. Reload it to see theirs, then apply yours again."
+    )
+
+
 def verify(runtime: ClinicRuntime) -> ChainBreak | None:
     """The first break in the audit chain, or None when every event is intact."""
     with runtime.sessions() as session:

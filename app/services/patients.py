@@ -264,7 +264,7 @@ def update(ctx: Ctx, patient_id: str, expected_version: int, data: PatientInput)
         s = uow.session
         p = _load(s, patient_id)
         if p.version != expected_version:
-            raise StaleEdit(_stale_message(s, patient_id))
+            raise StaleEdit(audit.stale_message(s, patient_id, "patient"))
         _check_guarantor(s, patient_id, clean.guarantor_id)
         chart_no = _check_chart_no(s, clean.chart_no or p.chart_no, patient_id)
         before_alerts = [asdict(a) for a in _record(s, p).data.alerts]
@@ -299,7 +299,7 @@ def update(ctx: Ctx, patient_id: str, expected_version: int, data: PatientInput)
         try:
             uow.commit()
         except StaleDataError:
-            raise StaleEdit(_stale_message(s, patient_id)) from None
+            raise StaleEdit(audit.stale_message(s, patient_id, "patient")) from None
         return _record(s, _load(s, patient_id))
 
 
@@ -309,15 +309,6 @@ def _medical_refusal(ctx: Ctx) -> PermissionDenied:
     except PermissionDenied as e:
         return PermissionDenied(f"{e} Medical alerts are recorded by a dentist or hygienist.")
     return PermissionDenied("Not allowed.")
-
-
-def _stale_message(session: Session, patient_id: str) -> str:
-    last = audit.last_change(session, patient_id, "patient")
-    who = f"{last.username} at {last.occurred_at.astimezone():%H:%M on %d %b %Y}" if last else "someone else"
-    return (
-        f"This record was changed by {who} while you were editing it, so your changes were not "
-        "saved. Reload it to see theirs, then apply yours again."
-    )
 
 
 def open_record(ctx: Ctx, patient_id: str) -> PatientRecord:

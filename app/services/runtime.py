@@ -32,6 +32,8 @@ class ClinicInfo:
     phone_region: str
     date_order: str
     time_zone: str
+    tooth_numbering: str = "universal"
+    probing_path: str = "s-curve"
 
 
 @dataclass
