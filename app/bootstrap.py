@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
 
 from app.config import Paths, env_int, workstation_name
 from app.db import keys, migrate
@@ -14,6 +15,7 @@ from app.db.types import utcnow
 from app.domain.errors import UserError
 from app.domain.ids import new_id
 from app.domain.permissions import Role
+from app.services import catalogue, clinical_notes
 from app.services.context import Ctx
 from app.services.passwords import hash_password
 from app.services.runtime import ClinicInfo, ClinicRuntime, SecurityPolicy
@@ -83,6 +85,7 @@ def create_clinic(
         )
         uow.session.add(admin)
         uow.session.flush()
+        _ensure_reference_data(uow.session)
         uow.audit(
             "clinic.created",
             entity_type="clinic",
@@ -130,11 +133,21 @@ def open_clinic(data_dir: Path, passphrase_provider: PassphraseProvider) -> Clin
                 _safety_copy(engine, paths.db, current)
             migrate.upgrade(engine)  # refuses a newer schema without writing
         runtime = _runtime(data_dir, engine)
+        if current != known[-1]:
+            with Ctx(runtime, None).uow() as uow:
+                _ensure_reference_data(uow.session)
+                uow.commit()
         _load_clinic(runtime)
     except BaseException:
         engine.dispose()
         raise
     return runtime
+
+
+def _ensure_reference_data(session: Session) -> None:
+    """The shipped procedure catalogue and note templates, with ids every workstation shares."""
+    catalogue.ensure_shipped(session)
+    clinical_notes.ensure_shipped_templates(session)
 
 
 def _safety_copy(engine, db: Path, revision: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -165,7 +178,9 @@ def _load_clinic(runtime: ClinicRuntime) -> None:
         c = s.scalar(select(Clinic).where(Clinic.deleted_at.is_(None)).limit(1))
         if c is None:
             raise UserError("This database holds no clinic; it may be damaged.")
-        runtime.info = ClinicInfo(c.id, c.name, c.phone_region, c.date_order, c.time_zone)
+        runtime.info = ClinicInfo(
+            c.id, c.name, c.phone_region, c.date_order, c.time_zone, c.tooth_numbering, c.probing_path
+        )
         runtime.policy = SecurityPolicy(
             max_failed_logins=env_int("CHAIRSIDE_MAX_FAILED_LOGINS", c.max_failed_logins),
             lockout_minutes=env_int("CHAIRSIDE_LOCKOUT_MINUTES", c.lockout_minutes),

@@ -8,7 +8,7 @@ from app.db.models import StaffUser
 from app.db.types import utcnow
 from app.domain.errors import UserError
 from app.domain.permissions import Role
-from app.services.context import Actor, Ctx, NotSignedIn
+from app.services.context import Actor, Ctx, NotSignedIn, UnitOfWork
 from app.services.passwords import hash_password, verify_password
 from app.services.runtime import ClinicRuntime
 
@@ -96,25 +96,34 @@ def record_lock(ctx: Ctx, reason: str) -> None:
         uow.commit()
 
 
+def confirm_own_password(ctx: Ctx, uow: UnitOfWork, password: str) -> StaffUser:
+    """The signed-in user, once `password` is confirmed as theirs, inside the caller's open
+    unit of work; a wrong password counts towards the lock-out (committed before raising)."""
+    if ctx.actor is None:
+        raise NotSignedIn("Sign in first.")
+    user = uow.session.get(StaffUser, ctx.actor.user_id)
+    now = utcnow()
+    if user is None or not user.active or user.deleted_at is not None:
+        raise AccountDisabled("This account is disabled; ask the practice administrator.")
+    if user.locked_until and user.locked_until > now:
+        raise AccountLocked("Too many failed attempts: this account is locked for a while.")
+    if not verify_password(user.password_hash, password):
+        _count_failure(ctx.runtime, uow, user, user.username)
+        locked = user.locked_until is not None and user.locked_until > now
+        uow.commit()
+        if locked:
+            raise AccountLocked("Too many failed attempts: this account is locked for a while.")
+        raise InvalidCredentials("Wrong password.")
+    user.failed_logins = 0
+    return user
+
+
 def unlock(ctx: Ctx, password: str) -> None:
     """Unlock the screen for the same user; failures count towards the account lock-out."""
     if ctx.actor is None:
         raise NotSignedIn("Sign in first.")
     with ctx.uow() as uow:
-        user = uow.session.get(StaffUser, ctx.actor.user_id)
-        now = utcnow()
-        if user is None or not user.active:
-            raise AccountDisabled("This account is disabled; ask the practice administrator.")
-        if user.locked_until and user.locked_until > now:
-            raise AccountLocked("Too many failed attempts: this account is locked for a while.")
-        if not verify_password(user.password_hash, password):
-            _count_failure(ctx.runtime, uow, user, user.username)
-            locked = user.locked_until is not None and user.locked_until > now
-            uow.commit()
-            if locked:
-                raise AccountLocked("Too many failed attempts: this account is locked for a while.")
-            raise InvalidCredentials("Wrong password.")
-        user.failed_logins = 0
+        confirm_own_password(ctx, uow, password)
         uow.audit("auth.screen_unlocked")
         uow.commit()
 

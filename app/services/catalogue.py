@@ -1,6 +1,7 @@
 """The procedure catalogue: the codes shipped with Chairside and a clinic's own imported list."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -82,19 +83,23 @@ def _rank(row: ProcedureRow, words: list[str]) -> int | None:
     return None
 
 
-def list_procedures(ctx: Ctx, query: str = "") -> list[ProcedureRow]:
-    """Active procedures matching every word of `query` (code or description), best first."""
-    ctx.current_role()  # any signed-in member of staff: the catalogue holds no patient data
-    with ctx.runtime.sessions() as s:
-        rows = [
-            _row(p)
-            for p in s.scalars(select(ProcedureCode).where(ProcedureCode.active, ProcedureCode.deleted_at.is_(None)))
-        ]
+def search(rows: Sequence[ProcedureRow], query: str) -> list[ProcedureRow]:
+    """Rows matching every word of `query` (code or description), best first; all when empty.
+    Pure, so a picker can filter its loaded list on every keystroke."""
     words = query.lower().split()
     if not words:
         return sorted(rows, key=lambda r: (r.category, r.code))
     ranked = [(rank, r.code, r) for r in rows if (rank := _rank(r, words)) is not None]
     return [r for _, _, r in sorted(ranked)]
+
+
+def list_procedures(ctx: Ctx, query: str = "") -> list[ProcedureRow]:
+    """Active procedures matching `query`, best first."""
+    ctx.current_role()  # any signed-in member of staff: the catalogue holds no patient data
+    with ctx.runtime.sessions() as s:
+        active = select(ProcedureCode).where(ProcedureCode.active, ProcedureCode.deleted_at.is_(None))
+        rows = [_row(p) for p in s.scalars(active)]
+    return search(rows, query)
 
 
 def get_procedure(session: Session, code: str) -> ProcedureCode:

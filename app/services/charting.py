@@ -190,6 +190,14 @@ def load_entries(session: Session, patient_id: str) -> tuple[EntryView, ...]:
     )
 
 
+def chart_header(ctx: Ctx, patient_id: str) -> ChartHeader:
+    """Name, age and medical alerts for the chart screen's header (part of the patient record
+    every role may read; the tabs below audit what they open)."""
+    ctx.require(Scope.PATIENTS_READ)
+    with ctx.runtime.sessions() as s:
+        return _header(s, _patient(s, patient_id))
+
+
 def numbering(ctx: Ctx) -> teeth.Numbering:
     return teeth.Numbering(ctx.runtime.info.tooth_numbering)
 
@@ -293,6 +301,7 @@ def add_procedures(ctx: Ctx, patient_id: str, entries: Sequence[NewEntry]) -> Ch
     with ctx.uow() as uow:
         s = uow.session
         p = _patient(s, patient_id)
+        placed: set[tuple[str, str | None, str, str, str]] = set()
         for new in entries:
             if new.status not in STATUSES:
                 raise ValidationError([FieldError("status", f"Unknown status {new.status!r}.")])
@@ -300,6 +309,10 @@ def add_procedures(ctx: Ctx, patient_id: str, entries: Sequence[NewEntry]) -> Ch
             tooth, surfaces, region = _place(proc.area, proc.code, new.tooth, new.surfaces, new.region)
             if tooth and proc.area == Area.SURFACE:
                 _check_surfaces(proc.code, proc.surfaces_required, tooth, surfaces, n)
+            # two teeth selected in one quadrant make one quadrant procedure, not two
+            if (proc.code, tooth, surfaces, region, new.status) in placed:
+                continue
+            placed.add((proc.code, tooth, surfaces, region, new.status))
             when = new.entry_date or today
             if new.status in ("completed", "existing") and when > today:
                 raise ValidationError([FieldError("entry_date", "Work already done cannot be dated in the future.")])
@@ -425,7 +438,7 @@ def complete_entry(
     provider_id: str | None = None,
     on: date | None = None,
     appointment_id: str | None = None,
-) -> EntryView:
+) -> ChartView:
     """Planned work done: it moves into the chart history with its provider and date."""
     ctx.require(Scope.CHART_WRITE)
     when = on or date.today()
@@ -457,10 +470,10 @@ def complete_entry(
             uow.commit()
         except StaleDataError:
             raise StaleChartEntry(audit.stale_message(s, entry_id, "chart", "This chart entry")) from None
-        return next(v for v in load_entries(s, e.patient_id) if v.id == e.id)
+        return ChartView(_header(s, _patient(s, e.patient_id)), numbering(ctx), load_entries(s, e.patient_id))
 
 
-def remove_entry(ctx: Ctx, entry_id: str, expected_version: int, reason: str) -> None:
+def remove_entry(ctx: Ctx, entry_id: str, expected_version: int, reason: str) -> ChartView:
     """Take back an entry made in error; it stays in the audit trail with the reason."""
     ctx.require(Scope.CHART_WRITE)
     reason = reason.strip()
@@ -481,6 +494,7 @@ def remove_entry(ctx: Ctx, entry_id: str, expected_version: int, reason: str) ->
             details={"code": e.code, "tooth": e.tooth, "status": e.status, "reason": reason},
         )
         uow.commit()
+        return ChartView(_header(s, _patient(s, e.patient_id)), numbering(ctx), load_entries(s, e.patient_id))
 
 
 def place_label(tooth: str | None, surfaces: str, region: str, n: teeth.Numbering) -> str:

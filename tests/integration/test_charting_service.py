@@ -105,8 +105,13 @@ def test_completing_planned_work_moves_it_into_history_and_completes_the_plan(st
         [NewEntry("RS300", "planned", tooth="36"), NewEntry("EN120", "planned", tooth="36")],
     )
     crown, canal = sorted(view.entries, key=lambda e: e.code)
-    done = charting.complete_entry(dentist, canal.id, canal.version, on=date.today() - timedelta(days=1))
-    assert (done.status, done.provider_name, done.entry_date) == ("completed", "Test Dentist", date.today() - timedelta(days=1))
+    after = charting.complete_entry(dentist, canal.id, canal.version, on=date.today() - timedelta(days=1))
+    done = next(e for e in after.entries if e.id == canal.id)
+    assert (done.status, done.provider_name, done.entry_date) == (
+        "completed",
+        "Test Dentist",
+        date.today() - timedelta(days=1),
+    )
     (plan,) = treatment_plans.list_plans(dentist, patient_id).plans
     assert plan.status == "proposed"
     charting.complete_entry(dentist, crown.id, crown.version)
@@ -162,7 +167,9 @@ def test_the_front_desk_records_a_decision_but_a_hygienist_cannot_set_fees_past_
     plan = treatment_plans.create_plan(staff[Role.DENTIST], patient_id, "Plan")
     declined = treatment_plans.set_status(staff[Role.RECEPTIONIST], plan.id, plan.version, "declined", reason="cost")
     assert (declined.status, declined.status_reason) == ("declined", "cost")
-    (entry,) = charting.add_procedures(staff[Role.DENTIST], patient_id, [NewEntry("RS300", "planned", tooth="11")]).entries
+    (entry,) = charting.add_procedures(
+        staff[Role.DENTIST], patient_id, [NewEntry("RS300", "planned", tooth="11")]
+    ).entries
     with pytest.raises(ValidationError, match="between"):
         treatment_plans.set_fee(staff[Role.HYGIENIST], entry.id, entry.version, -1)
 
@@ -209,7 +216,9 @@ def test_plan_totals_and_insurance_estimate_match_a_hand_worked_case(staff, pati
 
 def test_benefits_that_make_no_sense_are_refused(staff, patient_id):
     with pytest.raises(ValidationError, match="0–100"):
-        treatment_plans.set_benefits(staff[Role.RECEPTIONIST], patient_id, None, Benefits({"preventive": 120}, 0, 0, 0, 0))
+        treatment_plans.set_benefits(
+            staff[Role.RECEPTIONIST], patient_id, None, Benefits({"preventive": 120}, 0, 0, 0, 0)
+        )
     with pytest.raises(ValidationError, match="more than the deductible"):
         treatment_plans.set_benefits(staff[Role.RECEPTIONIST], patient_id, None, Benefits({}, 5000, 6000, 0, 0))
 
@@ -253,3 +262,12 @@ def test_catalogue_search_finds_codes_and_words(staff):
     assert catalogue.list_procedures(dentist, "rs210")[0].code == "RS210"
     found = [p.code for p in catalogue.list_procedures(dentist, "crown ceramic")]
     assert "RS300" in found and "RS320" not in found
+
+
+def test_two_teeth_selected_in_one_quadrant_make_one_quadrant_procedure(staff, patient_id):
+    view = charting.add_procedures(
+        staff[Role.HYGIENIST],
+        patient_id,
+        [NewEntry("PE100", "planned", tooth=t) for t in ("14", "15", "24")],
+    )
+    assert sorted(e.region for e in view.entries) == ["UL", "UR"]
