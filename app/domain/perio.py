@@ -700,7 +700,18 @@ def suggest_stage_grade(
                 top_cal = (c, t, SITES[i])
             if c >= 1 and (r.depth[i] or 0) >= 4 and (not pocketed or pocketed[-1] != t):
                 pocketed.append(t)
-    lost_3 = [t for t in natural if worst_cal.get(t, 0) >= 3]
+    # with no margin recorded anywhere CAL is just the probing depth, and a healthy 3 mm sulcus
+    # would read as attachment loss: then only loss with a pocket of 4 mm or more counts
+    margins_recorded = any(m is not None for t in natural for m in exam.teeth[t].margin)
+    lost_3 = [t for t in natural if worst_cal.get(t, 0) >= 3] if margins_recorded else []
+    caveat = (
+        ()
+        if margins_recorded
+        else (
+            "No gingival margins recorded: CAL is taken as the probing depth, so only sites with pockets "
+            "of 4 mm or more count as attachment loss",
+        )
+    )
 
     if top_cal is None:
         return StagingSuggestion(False, None, None, None, ("No interdental sites probed: nothing to suggest.",))
@@ -716,12 +727,13 @@ def suggest_stage_grade(
                 "Interdental attachment loss (CAL 3 mm or more, or CAL with a pocket of 4 mm or more) "
                 "is not found on 2 or more non-adjacent teeth: no periodontitis suggested",
                 evidence,
+                *caveat,
             ),
         )
 
     severity = 1 if cal_mm <= 2 else 2 if cal_mm <= 4 else 3
     stage = severity
-    reasons = [f"{evidence}: stage {_STAGES[severity]}"]
+    reasons = [f"{evidence}: stage {_STAGES[severity]}", *caveat]
 
     deepest: tuple[int, str, str] | None = None
     furcation: tuple[int, str, str] | None = None
