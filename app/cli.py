@@ -147,11 +147,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.services import bench
+    from app.ui.chart.measure import chart_figures
     from app.ui.schedule.measure import day_view_figures
 
-    code = bench.main(
-        _data_dir(args), patients=args.patients, passphrase=_passphrase_source(args), extra=day_view_figures
-    )
+    def gui_figures(ctx):  # type: ignore[no-untyped-def]
+        return {**day_view_figures(ctx), **chart_figures(ctx)}
+
+    code = bench.main(_data_dir(args), patients=args.patients, passphrase=_passphrase_source(args), extra=gui_figures)
     # the figures are printed; leave without interpreter teardown, where Qt objects made for
     # the offscreen paint measurement can be destroyed out of order and crash
     sys.stdout.flush()

@@ -108,6 +108,50 @@ def schedule_shots(app: QApplication, window: QWidget, out: Path) -> None:
     dialog_shot_on(app, recalls, out, "19-recall-list")
 
 
+def _chart_patient(runtime) -> str:  # type: ignore[no-untyped-def]
+    """A demo patient whose chart shows the most: two perio exams, plans, notes, many entries."""
+    from sqlalchemy import func, select
+
+    from app.db.models import ChartEntry, ClinicalNote, PerioExam, TreatmentPlan
+
+    with runtime.sessions() as s:
+        exams = select(PerioExam.patient_id).group_by(PerioExam.patient_id).having(func.count() >= 2)
+        notes = select(ClinicalNote.patient_id)
+        plans = select(TreatmentPlan.patient_id).where(TreatmentPlan.status.in_(("proposed", "accepted")))
+        best = s.scalar(
+            select(ChartEntry.patient_id)
+            .where(ChartEntry.patient_id.in_(exams), ChartEntry.patient_id.in_(notes), ChartEntry.patient_id.in_(plans))
+            .group_by(ChartEntry.patient_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        )
+        return best or s.scalar(
+            select(ChartEntry.patient_id).group_by(ChartEntry.patient_id).order_by(func.count().desc()).limit(1)
+        )
+
+
+def chart_shots(app: QApplication, window: QWidget, out: Path) -> None:
+    """The clinical chart of a well-documented demo patient: each tab as a dentist sees it."""
+    patient_id = _chart_patient(window.ctx.runtime)  # type: ignore[attr-defined]
+    window.open_chart(patient_id)  # type: ignore[attr-defined]
+    page = window.chart  # type: ignore[attr-defined]
+    settle(app, 500)
+    save(window, out, "20-tooth-chart")
+    page.tabs.setCurrentWidget(page.plans_tab)
+    settle(app, 500)
+    save(window, out, "21-treatment-plans")
+    page.tabs.setCurrentWidget(page.perio_tab)
+    settle(app, 500)
+    save(window, out, "22-perio-comparison")
+    page.perio_tab.suggest_staging()
+    settle(app, 400)
+    save(window, out, "23-perio-staging")
+    page.tabs.setCurrentWidget(page.notes_tab)
+    settle(app, 500)
+    save(window, out, "24-clinical-notes")
+    page.tabs.setCurrentWidget(page.tooth_tab)
+
+
 def dialog_shot_on(app: QApplication, dialog: QWidget, out: Path, name: str) -> None:
     dialog.show()
     settle(app, 500)
@@ -174,9 +218,10 @@ def main(out: Path) -> int:
     settle(app, 400)
     save(window, out, "06-validation")
 
-    window.go_to("chart")
+    window.go_to("imaging")
     settle(app)
     save(window, out, "07-not-yet-available")
+    chart_shots(app, window, out)
     schedule_shots(app, window, out)
     window.lock("manual")
     settle(app)

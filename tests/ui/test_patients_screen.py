@@ -202,11 +202,11 @@ def test_ctrl_f_finds_a_patient_from_any_screen(qtbot, window):
 
 
 def test_areas_not_built_yet_say_so(qtbot, window):
-    window.go_to("chart")
+    window.go_to("imaging")
     from PySide6.QtWidgets import QLabel
 
     titles = [w.text() for w in window.pages.currentWidget().findChildren(QLabel)]
-    assert "Chart is not available yet" in titles
+    assert "Imaging is not available yet" in titles
 
 
 def test_window_remembers_its_geometry(qtbot, staff):

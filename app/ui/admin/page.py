@@ -1,10 +1,11 @@
-"""The Admin area: staff, security, schedule set-up and the audit log, each shown to those allowed to use it."""
+"""The Admin area: staff, security, schedule and clinical set-up, audit log; each for those allowed."""
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.ui.admin.audit_panel import AuditPanel
+from app.ui.admin.clinical_panel import ClinicalPanel
 from app.ui.admin.schedule_setup_panel import ScheduleSetupPanel
 from app.ui.admin.security_panel import SecurityPanel
 from app.ui.admin.users_panel import UsersPanel
@@ -25,6 +26,9 @@ class AdminPage(QWidget):
         if Scope.SCHEDULE_SETUP in ctx.actor.scopes:
             self.schedule_setup = ScheduleSetupPanel(ctx)
             self.tabs.addTab(self.schedule_setup, "Schedule set-up")
+        if Scope.CATALOGUE_ADMIN in ctx.actor.scopes and Scope.USERS_ADMIN in ctx.actor.scopes:
+            self.clinical = ClinicalPanel(ctx)
+            self.tabs.addTab(self.clinical, "Clinical set-up")
         if Scope.AUDIT_READ in ctx.actor.scopes:
             self.audit = AuditPanel(ctx)
             self.tabs.addTab(self.audit, "Audit log")

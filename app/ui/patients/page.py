@@ -1,6 +1,6 @@
 """The Patients screen: find on the left, the open record on the right."""
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -51,6 +51,8 @@ class PatientPickerDialog(QDialog):
 
 
 class PatientsPage(QWidget):
+    chart_requested = Signal(str)
+
     def __init__(self, ctx: Ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         assert ctx.actor is not None
@@ -93,8 +95,14 @@ class PatientsPage(QWidget):
         self.archive_button.setObjectName("archivePatient")
         self.archive_button.clicked.connect(self.toggle_archive)
         self._can_archive = Scope.PATIENTS_ARCHIVE in scopes
+        self.chart_button = QPushButton(icon("chart"), "Chart")
+        self.chart_button.setObjectName("openChart")
+        self.chart_button.setToolTip("Open this patient's chart, treatment plans, perio and notes")
+        self.chart_button.clicked.connect(lambda: self.record and self.chart_requested.emit(self.record.id))
+        self._can_chart = bool({Scope.CHART_READ, Scope.PLANS_READ} & scopes)
         buttons = QHBoxLayout()
         buttons.addWidget(self.message, 1)
+        buttons.addWidget(self.chart_button)
         buttons.addWidget(self.archive_button)
         buttons.addWidget(self.revert_button)
         buttons.addWidget(self.save_button)
@@ -130,6 +138,7 @@ class PatientsPage(QWidget):
         self.archive_button.setText("Unarchive" if archived else "Archive…")
         self.archive_button.setEnabled(self.record is not None and self._can_archive)
         self.revert_button.setEnabled(self.record is not None)
+        self.chart_button.setEnabled(self.record is not None and self._can_chart)
 
     def _say(self, text: str, ok: bool) -> None:
         self.message.setStyleSheet(f"color: {'#1B5E20' if ok else '#B3261E'};")

@@ -57,6 +57,7 @@ class DayView(QWidget):
     cancel_requested = Signal(object)
     pinboard_requested = Signal(object)
     open_patient_requested = Signal(str)
+    open_chart_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -407,6 +408,7 @@ class DayView(QWidget):
         pin.triggered.connect(lambda: self.pinboard_requested.emit(view))
         menu.addSeparator()
         menu.addAction("Open patient").triggered.connect(lambda: self.open_patient_requested.emit(view.patient_id))
+        menu.addAction("Open chart").triggered.connect(lambda: self.open_chart_requested.emit(view.patient_id))
         return menu
 
 

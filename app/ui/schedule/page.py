@@ -43,6 +43,7 @@ CHANGES = frozenset({"appointments"})
 
 class SchedulePage(QWidget):
     open_patient = Signal(str)
+    open_chart = Signal(str)
 
     def __init__(self, ctx: Ctx, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,6 +176,7 @@ class SchedulePage(QWidget):
         self.day_view.cancel_requested.connect(self._cancel_requested)
         self.day_view.pinboard_requested.connect(self._pinboard_requested)
         self.day_view.open_patient_requested.connect(self.open_patient)
+        self.day_view.open_chart_requested.connect(self.open_chart)
         self.week_view.day_chosen.connect(self._open_day)
         self.month_view.day_chosen.connect(self._open_day)
         bus.changes_applied.connect(self._on_changes)

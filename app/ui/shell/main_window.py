@@ -38,14 +38,13 @@ class Area:
 AREAS = (
     Area("patients", "Patients", "patients", True),
     Area("schedule", "Schedule", "schedule", True),
-    Area("chart", "Chart", "chart", False),
+    Area("chart", "Chart", "chart", True),
     Area("imaging", "Imaging", "imaging", False),
     Area("documents", "Documents", "documents", False),
     Area("admin", "Admin", "admin", True),
 )
 
 _COMING = {
-    "chart": "Tooth chart, treatment plans, periodontal charting and signed clinical notes.",
     "imaging": "DICOM X-rays and intraoral photos with measurements.",
     "documents": "Treatment plans, consent forms, post-op instructions and statements as PDF.",
 }
@@ -57,6 +56,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ctx: Ctx) -> None:
         super().__init__()
         from app.ui.admin.page import AdminPage
+        from app.ui.chart.page import ChartPage
         from app.ui.patients.page import PatientsPage
         from app.ui.schedule.page import SchedulePage
 
@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(170)
         self.pages = QStackedWidget()
         self.patients = PatientsPage(ctx)
+        self.patients.chart_requested.connect(self.open_chart)
         is_admin = bool({Scope.USERS_ADMIN, Scope.AUDIT_READ} & ctx.actor.scopes)
         self._page_index: dict[str, int] = {}
         for area in AREAS:
@@ -81,9 +82,13 @@ class MainWindow(QMainWindow):
                 page: QWidget = self.patients
             elif area.key == "admin":
                 page = AdminPage(ctx)
+            elif area.key == "chart":
+                self.chart = ChartPage(ctx)
+                page = self.chart
             elif area.key == "schedule":
                 self.schedule = SchedulePage(ctx)
                 self.schedule.open_patient.connect(self.open_patient)
+                self.schedule.open_chart.connect(self.open_chart)
                 page = self.schedule
             else:
                 page = NotYetAvailablePage(area.label, area.icon, _COMING[area.key])
@@ -170,6 +175,10 @@ class MainWindow(QMainWindow):
         self.go_to("patients")
         self.patients.open_patient(patient_id)
 
+    def open_chart(self, patient_id: str) -> None:
+        self.go_to("chart")
+        self.chart.open_patient(patient_id)
+
     def find_patient(self) -> None:
         if self.is_locked():
             return
@@ -216,8 +225,16 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             QMessageBox.information(self, "Password changed", "Your password has been changed.")
 
+    def _confirm_discard(self) -> bool:
+        """Unsaved typing anywhere is kept or dropped by the user's choice; perio readings save."""
+        chart = getattr(self, "chart", None)
+        if chart is not None and chart.perio_tab is not None:
+            chart.perio_tab.flush()
+        notes = chart.notes_tab if chart is not None else None
+        return self.patients.confirm_discard() and (notes is None or notes.confirm_discard())
+
     def sign_out(self) -> None:
-        if not self.is_locked() and not self.patients.confirm_discard():
+        if not self.is_locked() and not self._confirm_discard():
             return
         auth.sign_out(self.ctx)
         self._save_geometry()
@@ -228,7 +245,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if not getattr(self, "_signing_out", False):
-            if self.is_locked() or not self.patients.confirm_discard():
+            if self.is_locked() or not self._confirm_discard():
                 event.ignore()
                 return
             auth.sign_out(self.ctx)
