@@ -29,6 +29,9 @@ NUMERIC_KEYS = (
     "cold_start_budget_s",
     "patient_search_p95_budget_ms",
     "sqlcipher_overhead_budget_ratio",
+    "chart_render_ms",
+    "perio_keystroke_ms",
+    "perio_exam_save_ms",
 )
 COLD_START_KEYS = ("cold_start_s", "cold_start_ratio_to_floor")
 
