@@ -647,16 +647,12 @@ class PlansTab(QWidget):
         self.message.setObjectName("plansMessage")
         self.message.setWordWrap(True)
 
-        self.content = QWidget()
-        self.content.setObjectName("plansContent")
-        self.content.setStyleSheet(CARD_STYLE)
-        self.groups = QVBoxLayout(self.content)
-        self.groups.setContentsMargins(0, 0, 6, 6)
-        self.groups.setSpacing(18)
         self.scroll = QScrollArea()
         self.scroll.setObjectName("plansScroll")
+        self.scroll.setStyleSheet(CARD_STYLE)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.content, self.groups = self._new_content()
         self.scroll.setWidget(self.content)
 
         layout = QVBoxLayout(self)
@@ -742,7 +738,9 @@ class PlansTab(QWidget):
             return
 
         def done(plan: PlanView) -> None:
+            # the new plan is the one planned work is added to, and offered alternatives to, next
             self._current = plan.id
+            self.current_plan_changed.emit(plan.id)
             kind = "Alternative" if alternative_to else "Plan"
             self._written(f"{kind} “{plan.name}” started. Add planned work to it from the Tooth chart.")
 
@@ -849,8 +847,11 @@ class PlansTab(QWidget):
             return
         bv = view.benefits
         dialog = BenefitsDialog(bv.carrier, bv.benefits if bv.version is not None else None, self)
-        if dialog.exec() and dialog.value is not None:
-            self.apply_benefits(dialog.value)
+        try:
+            if dialog.exec() and dialog.value is not None:
+                self.apply_benefits(dialog.value)
+        finally:
+            dialog.deleteLater()  # on this thread, not whenever a garbage collection finds it
 
     # --- internals -------------------------------------------------------------------------
     def remember_selection(self, plan_id: str, item_id: str) -> None:
@@ -942,15 +943,36 @@ class PlansTab(QWidget):
         else:
             self.new_alternative_button.setToolTip("Click the plan to offer an alternative to first")
 
+    @staticmethod
+    def _new_content() -> tuple[QWidget, QVBoxLayout]:
+        content = QWidget()
+        content.setObjectName("plansContent")
+        groups = QVBoxLayout(content)
+        groups.setContentsMargins(0, 0, 6, 6)
+        groups.setSpacing(18)
+        return content, groups
+
     def _show(self) -> None:
         """Lay the plans out again from the last reading (or the empty state)."""
         view = self._view
         bar_h, bar_v = self.scroll.horizontalScrollBar().value(), self.scroll.verticalScrollBar().value()
-        while self.groups.count():
-            child = self.groups.takeAt(0)
-            if child.widget() is not None:
-                child.widget().deleteLater()
+        # built whole off screen, then swapped in: shown at once, never half rebuilt
+        self.content, self.groups = self._new_content()
         self._cards = {}
+        try:
+            self._fill(view)
+        finally:
+            old = self.scroll.takeWidget()
+            self.scroll.setWidget(self.content)
+            if old is not None:
+                # owned by Qt again and deleted on this thread once the event loop is back, never
+                # by a garbage collection that may run on a worker thread
+                old.hide()
+                old.setParent(self)
+                old.deleteLater()
+        QTimer.singleShot(0, self, lambda: self._restore_scroll(bar_h, bar_v))
+
+    def _fill(self, view: PlansView | None) -> None:
         if view is None:
             self.insurance.setText(
                 "Open a patient to see their treatment plans." if self.patient_id is None else "Reading the plans…"
@@ -982,7 +1004,6 @@ class PlansTab(QWidget):
                 del self._selected[plan_id]
             else:
                 card.select_item(item_id)
-        QTimer.singleShot(0, lambda: self._restore_scroll(bar_h, bar_v))
 
     def _restore_scroll(self, h: int, v: int) -> None:
         self.scroll.horizontalScrollBar().setValue(h)
