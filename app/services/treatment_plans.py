@@ -294,7 +294,7 @@ def create_plan(ctx: Ctx, patient_id: str, name: str, *, alternative_to: str | N
 def set_status(
     ctx: Ctx, plan_id: str, expected_version: int, status: str, *, reason: str = "", on: date | None = None
 ) -> PlanView:
-    """Record the patient's decision. Accepting one option declines its proposed alternatives."""
+    """Record the patient's decision. Accepting one option declines its open alternatives."""
     # the front desk records decisions too, so billing staff may do this as well as clinicians
     if not (ctx.allowed(Scope.CHART_WRITE) or ctx.allowed(Scope.BILLING_WRITE)):
         ctx.require(Scope.CHART_WRITE)
@@ -319,7 +319,7 @@ def set_status(
                 select(TreatmentPlan).where(
                     TreatmentPlan.option_group == plan.option_group,
                     TreatmentPlan.id != plan.id,
-                    TreatmentPlan.status == "proposed",
+                    TreatmentPlan.status.in_(("proposed", "accepted")),
                     TreatmentPlan.deleted_at.is_(None),
                 )
             ):

@@ -161,6 +161,11 @@ def test_alternatives_sit_side_by_side_and_accepting_one_declines_the_other(staf
     assert drawn == {"PR220": False, "IM100": True}
     with pytest.raises(UserError, match="declined"):
         charting.add_procedures(dentist, patient_id, [NewEntry("RS300", "planned", tooth="37", plan_id=bridge.id)])
+    # the patient changes their mind: the bridge is accepted again and the implant is declined
+    bridge = next(p for p in treatment_plans.list_plans(dentist, patient_id).plans if p.id == bridge.id)
+    treatment_plans.set_status(dentist, bridge.id, bridge.version, "accepted")
+    after = {p.name: p.status for p in treatment_plans.list_plans(dentist, patient_id).plans}
+    assert after == {"Option A: bridge": "accepted", "Option B: implant": "declined"}
 
 
 def test_the_front_desk_records_a_decision_but_a_hygienist_cannot_set_fees_past_the_limit(staff, patient_id):
