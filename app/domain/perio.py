@@ -45,7 +45,7 @@ a suggestion for the clinician, never a diagnosis:
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -682,8 +682,14 @@ def suggest_stage_grade(
     age: int | None = None,
     earlier: Sequence[tuple[date, PerioExam]] = (),
     exam_date: date | None = None,
+    numbering: teeth.Numbering = teeth.Numbering.FDI,
 ) -> StagingSuggestion:
-    """A stage, extent and grade the readings point to (rules in the module docstring)."""
+    """A stage, extent and grade the readings point to (rules in the module docstring); teeth
+    are named in the clinic's numbering."""
+
+    def name(t: str) -> str:
+        return teeth.to_label(t, numbering)
+
     natural = [t for t in exam.present_teeth() if not exam.teeth[t].implant]
     worst_cal: dict[str, int] = {}  # tooth -> greatest interdental CAL
     top_cal: tuple[int, str, str] | None = None  # (mm, tooth, site), first in chart order on ties
@@ -716,7 +722,7 @@ def suggest_stage_grade(
     if top_cal is None:
         return StagingSuggestion(False, None, None, None, ("No interdental sites probed: nothing to suggest.",))
     cal_mm, cal_tooth, cal_site = top_cal
-    evidence = f"Greatest interdental CAL {cal_mm} mm ({cal_tooth} {cal_site})"
+    evidence = f"Greatest interdental CAL {cal_mm} mm ({name(cal_tooth)} {cal_site})"
     if not (_non_adjacent_pair(lost_3) or _non_adjacent_pair(pocketed)):
         return StagingSuggestion(
             False,
@@ -751,17 +757,17 @@ def suggest_stage_grade(
             mobility = (r.mobility, t)
     if deepest is not None and deepest[0] >= 6 and stage < 3:
         stage = 3
-        reasons.append(f"Deepest pocket {deepest[0]} mm ({deepest[1]} {deepest[2]}): at least stage III")
+        reasons.append(f"Deepest pocket {deepest[0]} mm ({name(deepest[1])} {deepest[2]}): at least stage III")
     elif deepest is not None and deepest[0] == 5 and stage < 2:
         stage = 2
-        reasons.append(f"Deepest pocket 5 mm ({deepest[1]} {deepest[2]}): at least stage II")
+        reasons.append(f"Deepest pocket 5 mm ({name(deepest[1])} {deepest[2]}): at least stage II")
     if furcation is not None and furcation[0] >= 2 and stage < 3:
         stage = 3
-        reasons.append(f"Furcation grade {furcation[0]} ({furcation[1]} {furcation[2]}): at least stage III")
+        reasons.append(f"Furcation grade {furcation[0]} ({name(furcation[1])} {furcation[2]}): at least stage III")
     if stage == 3:
         if mobility is not None and mobility[0] >= 2:
             stage = 4
-            reasons.append(f"Mobility {mobility[0]} on {mobility[1]}: stage IV")
+            reasons.append(f"Mobility {mobility[0]} on {name(mobility[1])}: stage IV")
         if len(natural) < 20:
             stage = 4
             reasons.append(f"Only {len(natural)} natural teeth remain (fewer than 20): stage IV")
@@ -776,7 +782,7 @@ def suggest_stage_grade(
         extent = LOCALIZED if len(involved) * 10 < len(natural) * 3 else GENERALIZED
         reasons.append(f"{share} have interdental CAL of {floor} mm or more: {extent}")
 
-    grade, why = _grade_from_history(exam, earlier, exam_date)
+    grade, why = _grade_from_history(exam, earlier, exam_date, name)
     if grade is None:
         if age is not None and age < 35 and stage >= 3:
             grade, why = "C", f"Severe loss for age (stage {_STAGES[stage]} at {age}): grade C"
@@ -787,7 +793,7 @@ def suggest_stage_grade(
 
 
 def _grade_from_history(
-    exam: PerioExam, earlier: Sequence[tuple[date, PerioExam]], exam_date: date | None
+    exam: PerioExam, earlier: Sequence[tuple[date, PerioExam]], exam_date: date | None, name: Callable[[str], str]
 ) -> tuple[str | None, str]:
     """Grade by attachment lost since the earliest exam a year or more before; None when there is none."""
     if exam_date is None:
@@ -814,4 +820,4 @@ def _grade_from_history(
         _TENTH, rounding=ROUND_HALF_UP
     )
     grade = "C" if per_5_years >= 2 else "B"
-    return grade, f"CAL up {mm} mm at {t} {site} over {years} years ({scaled} mm per 5 years): grade {grade}"
+    return grade, f"CAL up {mm} mm at {name(t)} {site} over {years} years ({scaled} mm per 5 years): grade {grade}"

@@ -376,6 +376,7 @@ def staging(ctx: Ctx, exam_id: str) -> StagingSuggestion:
             age=_age(patient.date_of_birth, row.exam_date),
             earlier=earlier,
             exam_date=row.exam_date,
+            numbering=teeth.Numbering(ctx.runtime.info.tooth_numbering),
         )
         uow.audit(
             "perio.staging_viewed",

@@ -30,7 +30,7 @@ from app.domain.perio import (
     tooth_path,
     worse_sites,
 )
-from app.domain.teeth import PERMANENT, Arch
+from app.domain.teeth import PERMANENT, Arch, Numbering
 
 DB, B, MB, DL, L, ML = range(6)
 
@@ -658,3 +658,12 @@ def test_three_millimetre_sulci_without_recorded_margins_are_not_called_periodon
     for t in ("16", "26", "36", "46"):
         exam.set_margin(t, 2, 1)
     assert suggest_stage_grade(exam, age=40).stage == "II"
+
+
+def test_staging_reasons_name_teeth_in_the_clinics_numbering() -> None:
+    exam = PerioExam.blank()
+    for t in ("16", "26", "36", "46"):
+        exam.set_depth(t, 2, 6)  # MB
+    s = suggest_stage_grade(exam, age=50, numbering=Numbering.UNIVERSAL)
+    assert any("(3 MB)" in r for r in s.reasons)  # FDI 16 is Universal 3
+    assert not any("16 MB" in r for r in s.reasons)

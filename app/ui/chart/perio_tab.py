@@ -59,7 +59,7 @@ class PerioTab(QWidget):
 
         self.exams = QListWidget()
         self.exams.setObjectName("perioExams")
-        self.exams.setMaximumWidth(300)
+        self.exams.setMaximumWidth(200)  # the chart needs about 1,000 px of the width
         self.exams.currentItemChanged.connect(lambda *_: self._exam_chosen())
         self.new_button = QPushButton("New exam")
         self.new_button.setObjectName("newPerioExam")
