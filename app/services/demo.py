@@ -1104,6 +1104,10 @@ def seed_schedule(
             appointment_types=len(types),
             seed=seed,
         )
+        from app.services import demo_chart  # it builds on this module
+
+        # the charts follow the completed visits just inserted; their own stream keeps the book as it was
+        counts.update(demo_chart.seed_charts(s, today=today, now=now, tz=tz, rng=random.Random(seed * 6151 + 29)))
         uow.audit("schedule.demo_seeded", entity_type="location", entity_id=loc.id, details=counts)
         uow.commit()
         return counts

@@ -101,3 +101,19 @@ def test_a_receptionist_sees_only_the_treatment_plans(qtbot, staff):
     assert page.tooth_tab is None and page.perio_tab is None and page.notes_tab is None
     assert [page.tabs.tabText(i) for i in range(page.tabs.count())] == ["Treatment plans"]
     assert page.title.text() == "Grace Hopper"
+
+
+def test_a_young_childs_chart_opens_on_the_primary_teeth(qtbot, staff):
+    from datetime import date
+
+    from app.domain.teeth import Dentition
+
+    dentist = staff[Role.DENTIST]
+    born = date(date.today().year - 4, 1, 15).strftime("%m/%d/%Y")
+    child = patients.register(dentist, PatientInput("Tom", "Thumb", born)).id
+    window = make_window(qtbot, dentist)
+    window.open_chart(child)
+    wait_ops(qtbot)
+    tab = window.chart.tooth_tab
+    assert tab.dentition.currentData() == Dentition.PRIMARY
+    assert "55" in tab.chart.teeth() and "16" not in tab.chart.teeth()

@@ -192,6 +192,14 @@ class ToothChartTab(QWidget):
             if e.tooth and e.drawn
         ]
         self.chart.set_marks(marks)
+        if view and view.header.patient_id != getattr(self, "_shown_patient", None):
+            # a child's chart opens on the teeth they have; the combo still switches it
+            self._shown_patient = view.header.patient_id
+            age = view.header.age
+            dentition = (
+                teeth.Dentition.PRIMARY if age < 6 else teeth.Dentition.MIXED if age < 13 else teeth.Dentition.PERMANENT
+            )
+            self.dentition.setCurrentIndex(self.dentition.findData(dentition))
         self.chart.clear_selection()
         self._show_history()
         if view and not self._procedures:
