@@ -13,7 +13,7 @@ from app.services import auth, patients
 from app.services.context import Actor, Ctx
 from app.services.runtime import ClinicRuntime
 from app.ui.icons import icon
-from app.ui.ops import run_op
+from app.ui.ops import collect_garbage_on_gui_thread, run_op
 from app.ui.signin.dialogs import PassphraseDialog, SignInDialog
 
 
@@ -26,6 +26,7 @@ def make_app() -> QApplication:
     assert isinstance(app, QApplication)
     app.setStyle("Fusion")
     app.setWindowIcon(icon("app"))
+    collect_garbage_on_gui_thread(app)
     return app
 
 

@@ -5,10 +5,13 @@ the GUI thread through a queued signal, and one `changes_applied` signal lets ea
 redraw only when an area it shows has changed.
 """
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal
+
+GC_INTERVAL_MS = 10_000
 
 
 class ChangeBus(QObject):
@@ -78,3 +81,18 @@ def run_op(
 def busy() -> bool:
     """True while any operation is still running (tests wait on this)."""
     return bool(_in_flight)
+
+
+def collect_garbage_on_gui_thread(app: QCoreApplication) -> None:
+    """Run Python's cycle collector only here, on the GUI thread, as Anki does.
+
+    Left automatic, it runs on whichever thread happens to allocate, and a worker thread that
+    frees a cycle holding a Qt widget destroys that widget off the GUI thread: a crash.
+    """
+    if not gc.isenabled():
+        return  # already collecting here
+    gc.disable()
+    timer = QTimer(app)
+    timer.setInterval(GC_INTERVAL_MS)
+    timer.timeout.connect(gc.collect)
+    timer.start()

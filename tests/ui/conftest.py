@@ -1,10 +1,21 @@
 """Fixtures for driving the real widgets offscreen with pytest-qt."""
 
+import gc
+
 import pytest
 from PySide6.QtCore import QEvent, QThreadPool
 from PySide6.QtWidgets import QApplication
 
 from app.ui import ops
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_garbage_on_the_gui_thread():  # type: ignore[no-untyped-def]
+    # as the app does (app/ui/ops.py): a cycle freed by a worker thread must never take a
+    # widget with it; each test's teardown collects here instead
+    gc.disable()
+    yield
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +33,7 @@ def _qt_identity(qapp: QApplication):  # type: ignore[no-untyped-def]
         widget.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QApplication.processEvents()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
