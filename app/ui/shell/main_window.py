@@ -1,9 +1,10 @@
 """The main window: navigation, pages, status bar, keyboard shortcuts and the idle lock."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -50,13 +52,36 @@ _COMING = {
 }
 
 
+class LazyPage(QWidget):
+    """A page whose real widget (and its imports) is made when first shown or asked for."""
+
+    def __init__(self, factory: Callable[[], QWidget]) -> None:
+        super().__init__()
+        self._factory = factory
+        self._page: QWidget | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def page(self) -> QWidget:
+        if self._page is None:
+            self._page = self._factory()
+            self._layout.addWidget(self._page)
+        return self._page
+
+    def built(self) -> QWidget | None:
+        return self._page
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        self.page()
+        super().showEvent(event)
+
+
 class MainWindow(QMainWindow):
     signed_out = Signal()
 
     def __init__(self, ctx: Ctx) -> None:
         super().__init__()
         from app.ui.admin.page import AdminPage
-        from app.ui.chart.page import ChartPage
         from app.ui.patients.page import PatientsPage
         from app.ui.schedule.page import SchedulePage
 
@@ -83,8 +108,8 @@ class MainWindow(QMainWindow):
             elif area.key == "admin":
                 page = AdminPage(ctx)
             elif area.key == "chart":
-                self.chart = ChartPage(ctx)
-                page = self.chart
+                self._chart_area = LazyPage(self._make_chart_page)
+                page = self._chart_area
             elif area.key == "schedule":
                 self.schedule = SchedulePage(ctx)
                 self.schedule.open_patient.connect(self.open_patient)
@@ -175,6 +200,16 @@ class MainWindow(QMainWindow):
         self.go_to("patients")
         self.patients.open_patient(patient_id)
 
+    def _make_chart_page(self) -> QWidget:
+        from app.ui.chart.page import ChartPage
+
+        return ChartPage(self.ctx)
+
+    @property
+    def chart(self):  # type: ignore[no-untyped-def]
+        """The Chart screen, built the first time it is needed (it is not needed to start)."""
+        return self._chart_area.page()
+
     def open_chart(self, patient_id: str) -> None:
         self.go_to("chart")
         self.chart.open_patient(patient_id)
@@ -227,7 +262,7 @@ class MainWindow(QMainWindow):
 
     def _confirm_discard(self) -> bool:
         """Unsaved typing anywhere is kept or dropped by the user's choice; perio readings save."""
-        chart = getattr(self, "chart", None)
+        chart = self._chart_area.built() if hasattr(self, "_chart_area") else None
         if chart is not None and chart.perio_tab is not None:
             chart.perio_tab.flush()
         notes = chart.notes_tab if chart is not None else None
