@@ -3,31 +3,26 @@ that a clinician opening the demo would find believable and consistent."""
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import keyring
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from app import bootstrap
 from app.domain import teeth
 from app.domain.perio import PerioExam, summarize, worse_sites
 from app.domain.permissions import Role
-from app.domain.scheduling import local_to_utc
 from app.services import audit, auth, charting, clinical_notes, demo, demo_chart, perio, treatment_plans
 from app.services.context import Ctx
 from app.services.runtime import ClinicRuntime
-from tests.conftest import ADMIN_PASSWORD, PASSPHRASE, STAFF_PASSWORD, MemoryKeyring
+from tests.conftest import STAFF_PASSWORD
+from tests.integration.conftest import DEMO_NOW, DEMO_PATIENTS, DEMO_TODAY, DEMO_TZ
 
-COUNT = 200
-TZ = ZoneInfo("America/New_York")
-TODAY = datetime.now(TZ).date()
-NOW = local_to_utc(TODAY, time(11, 5), TZ)
+COUNT = DEMO_PATIENTS
+TZ = DEMO_TZ
+TODAY = DEMO_TODAY
+NOW = DEMO_NOW
 CHART_TABLES = (
     "chart_entry",
     "treatment_plan",
@@ -40,22 +35,9 @@ CHART_TABLES = (
 )
 
 
-def _make(folder: Path) -> ClinicRuntime:
-    rt = bootstrap.create_clinic(folder, clinic_name="Demo", passphrase=PASSPHRASE, admin_password=ADMIN_PASSWORD)
-    demo.seed(rt, patients=COUNT, staff_password=STAFF_PASSWORD, now=NOW)  # the book, and the charts with it
-    return rt
-
-
-@pytest.fixture(scope="module")
-def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClinicRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    try:
-        rt = _make(tmp_path_factory.mktemp("demo-chart") / "clinic")
-    finally:
-        keyring.set_keyring(previous)
-    yield rt
-    rt.close()
+@pytest.fixture
+def clinic(demo_clinic: ClinicRuntime) -> ClinicRuntime:
+    return demo_clinic
 
 
 def _rows(rt: ClinicRuntime, sql: str, **params: Any) -> list[Any]:
@@ -403,26 +385,22 @@ def test_a_dentist_opens_the_demo_records_through_the_services(clinic: ClinicRun
             assert any(n.addenda for n in notes) and any(n.procedures for n in notes)
 
 
-def test_the_same_seed_gives_the_same_charts(clinic: ClinicRuntime, tmp_path: Path) -> None:
-    other = _make(tmp_path / "other")
-    try:
-        sql = {
-            "entries": "SELECT p.chart_no, e.kind, e.code, e.tooth, e.surfaces, e.region, e.status, e.entry_date, "
-            "e.fee_cents FROM chart_entry e JOIN patient p ON p.id = e.patient_id",
-            "plans": "SELECT p.chart_no, t.name, t.status, t.proposed_on, t.accepted_on, t.declined_on "
-            "FROM treatment_plan t JOIN patient p ON p.id = t.patient_id",
-            "exams": "SELECT p.chart_no, x.exam_date, x.readings "
-            "FROM perio_exam x JOIN patient p ON p.id = x.patient_id",
-            "notes": "SELECT p.chart_no, n.visit_date, n.title, n.body, n.signed_at "
-            "FROM clinical_note n JOIN patient p ON p.id = n.patient_id",
-            "benefits": "SELECT p.chart_no, b.coverage, b.deductible_met_cents, b.annual_max_cents, b.max_used_cents "
-            "FROM insurance_benefits b JOIN patient p ON p.id = b.patient_id",
-        }
-        for what, query in sql.items():
-            mine, theirs = sorted(map(tuple, _rows(clinic, query))), sorted(map(tuple, _rows(other, query)))
-            assert mine == theirs, what
-    finally:
-        other.close()
+def test_the_same_seed_gives_the_same_charts(clinic: ClinicRuntime, demo_twin: ClinicRuntime) -> None:
+    other = demo_twin
+    sql = {
+        "entries": "SELECT p.chart_no, e.kind, e.code, e.tooth, e.surfaces, e.region, e.status, e.entry_date, "
+        "e.fee_cents FROM chart_entry e JOIN patient p ON p.id = e.patient_id",
+        "plans": "SELECT p.chart_no, t.name, t.status, t.proposed_on, t.accepted_on, t.declined_on "
+        "FROM treatment_plan t JOIN patient p ON p.id = t.patient_id",
+        "exams": "SELECT p.chart_no, x.exam_date, x.readings FROM perio_exam x JOIN patient p ON p.id = x.patient_id",
+        "notes": "SELECT p.chart_no, n.visit_date, n.title, n.body, n.signed_at "
+        "FROM clinical_note n JOIN patient p ON p.id = n.patient_id",
+        "benefits": "SELECT p.chart_no, b.coverage, b.deductible_met_cents, b.annual_max_cents, b.max_used_cents "
+        "FROM insurance_benefits b JOIN patient p ON p.id = b.patient_id",
+    }
+    for what, query in sql.items():
+        mine, theirs = sorted(map(tuple, _rows(clinic, query))), sorted(map(tuple, _rows(other, query)))
+        assert mine == theirs, what
 
 
 def test_seeding_again_adds_no_second_chart(clinic: ClinicRuntime) -> None:

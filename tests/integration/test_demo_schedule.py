@@ -1,17 +1,12 @@
 """The demo appointment book: a believable year of bookings that obeys every booking rule."""
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import keyring
 import pytest
 from sqlalchemy import func, select, text
 
-from app import bootstrap
 from app.db.models import (
     Appointment,
     AppointmentStatusChange,
@@ -31,33 +26,19 @@ from app.db.models import (
 from app.domain.scheduling import Interval, add_months, local_to_utc
 from app.services import audit, availability, demo
 from app.services.runtime import ClinicRuntime
-from tests.conftest import ADMIN_PASSWORD, PASSPHRASE, STAFF_PASSWORD, MemoryKeyring
+from tests.integration.conftest import DEMO_NOW, DEMO_PATIENTS, DEMO_TODAY, DEMO_TZ
 
-COUNT = 300
-TZ = ZoneInfo("America/New_York")
-TODAY = datetime.now(TZ).date()
+COUNT = DEMO_PATIENTS
+TZ = DEMO_TZ
+TODAY = DEMO_TODAY
 # mid-morning: the day holds finished, running and coming visits
-NOW = local_to_utc(TODAY, time(11, 5), TZ)
+NOW = DEMO_NOW
 ACTIVE_SQL = "('scheduled', 'confirmed', 'arrived', 'seated', 'completed')"
 
 
-def _make(folder: Path) -> ClinicRuntime:
-    rt = bootstrap.create_clinic(folder, clinic_name="Demo", passphrase=PASSPHRASE, admin_password=ADMIN_PASSWORD)
-    demo.seed(rt, patients=COUNT, staff_password=STAFF_PASSWORD, now=NOW)
-    return rt
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClinicRuntime]:
-    """One seeded clinic for the module: seeding a year of bookings takes seconds."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    try:
-        rt = _make(tmp_path_factory.mktemp("demo-book") / "clinic")
-    finally:
-        keyring.set_keyring(previous)
-    yield rt
-    rt.close()
+@pytest.fixture
+def book(demo_clinic: ClinicRuntime) -> ClinicRuntime:
+    return demo_clinic
 
 
 def _rows(rt: ClinicRuntime, sql: str, **params: Any) -> list[Any]:
@@ -262,9 +243,6 @@ def _fingerprint(rt: ClinicRuntime) -> list[tuple[object, ...]]:
     ]
 
 
-def test_the_same_seed_and_day_give_the_same_book(book: ClinicRuntime, tmp_path: Path) -> None:
-    other = _make(tmp_path / "other")
-    try:
-        assert _fingerprint(other) == _fingerprint(book)
-    finally:
-        other.close()
+def test_the_same_seed_and_day_give_the_same_book(book: ClinicRuntime, demo_twin: ClinicRuntime) -> None:
+    other = demo_twin
+    assert _fingerprint(other) == _fingerprint(book)
