@@ -280,9 +280,6 @@ class ToothChartTab(QWidget):
         e = self._selected_entry()
         if e is None:
             return
-        pid = self.patient_id
-        assert pid is not None
-
         run_op(
             lambda: charting.complete_entry(self.ctx, e.id, e.version, on=on),
             self.set_view,
@@ -299,8 +296,6 @@ class ToothChartTab(QWidget):
             reason, ok = QInputDialog.getText(self, "Remove entry", f"Why is “{e.description}” being removed?")
             if not ok:
                 return
-        pid = self.patient_id
-        assert pid is not None
         why = reason
         run_op(
             lambda: charting.remove_entry(self.ctx, e.id, e.version, why),
