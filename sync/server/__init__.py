@@ -1,0 +1,1 @@
+"""The Chairside cloud service: device enrolment and the sync API (FastAPI + SQLAlchemy)."""
