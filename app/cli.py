@@ -43,6 +43,13 @@ def _add_passphrase(p: argparse.ArgumentParser, default: object = argparse.SUPPR
     p.add_argument("--passphrase-file", default=default, help="file holding the recovery passphrase")
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chairside", description="Chairside dental practice management")
     _add_data_dir(parser, None)
@@ -70,6 +77,38 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the audit hash chain")
     _add_data_dir(verify)
     _add_passphrase(verify)
+
+    backup = sub.add_parser("backup", help="encrypted backups to a folder (USB disk, NAS)")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    b_create = backup_sub.add_parser("create", help="back the clinic up (resumes an interrupted backup)")
+    _add_data_dir(b_create)
+    _add_passphrase(b_create)
+    b_create.add_argument("--folder", type=Path, required=True, help="folder to keep backups in")
+    for period, unit in (("daily", "day"), ("weekly", "ISO week"), ("monthly", "month")):
+        b_create.add_argument(
+            f"--keep-{period}",
+            type=_count,
+            metavar="N",
+            help=f"then keep the newest backup of each of the last N {unit}s that have one and delete "
+            "this clinic's other backups (a --keep-* not given counts as 0; the newest is always kept)",
+        )
+    b_list = backup_sub.add_parser("list", help="list the clinic's backups")
+    _add_data_dir(b_list)
+    _add_passphrase(b_list)
+    b_list.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    b_verify = backup_sub.add_parser("verify", help="restore a backup into a scratch folder and check all of it")
+    _add_data_dir(b_verify)
+    _add_passphrase(b_verify)
+    b_verify.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    b_verify.add_argument("backup_id", nargs="?", help="which backup (default: the newest)")
+    b_restore = backup_sub.add_parser("restore", help="restore a backup as a clinic (recovery passphrase needed)")
+    _add_passphrase(b_restore)
+    b_restore.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    b_restore.add_argument("--to", type=Path, required=True, help="folder to restore the clinic into")
+    b_restore.add_argument("backup_id", nargs="?", help="which backup (default: the newest)")
+    b_restore.add_argument(
+        "--overwrite", action="store_true", help="replace a clinic already there (it is kept aside, not deleted)"
+    )
 
     bench = sub.add_parser("bench", help="measure against the performance budgets (JSON)")
     _add_data_dir(bench)
@@ -145,6 +184,103 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    import functools
+
+    from app import bootstrap
+    from app.services import backup
+
+    store = backup.FolderStore(args.folder)
+    if args.backup_command == "restore":
+        passphrase = _passphrase_source(args)()
+        if not passphrase:
+            raise UserError(
+                "The recovery passphrase is needed to restore a backup: --passphrase-file or "
+                "CHAIRSIDE_RECOVERY_PASSPHRASE."
+            )
+        done = backup.restore(store, args.backup_id, args.to, passphrase, overwrite=args.overwrite)
+        print(
+            f"Restored backup {done.backup_id} (made {done.created_at.astimezone():%d %b %Y %H:%M}) into "
+            f"{done.to_dir}: {_files(done.files)}, {_mb(done.total_size)}."
+        )
+        if done.replaced is not None:
+            print(f"The clinic that was there is kept in {done.replaced}.")
+        return EXIT_OK
+    # asked at most once, whether the clinic or the backup needs it
+    provide = functools.cache(_passphrase_source(args))
+    data_dir = _data_dir(args)
+    runtime = bootstrap.open_clinic(data_dir, provide)
+    try:
+        if args.backup_command == "create":
+            return _backup_create(args, runtime, store, provide)
+        if args.backup_command == "list":
+            return _backup_list(runtime, store)
+        passphrase = provide()
+        db_key = None if passphrase else bootstrap.unlock_key(data_dir, provide)
+        try:
+            checked = backup.verify(store, args.backup_id, passphrase, db_key=db_key, runtime=runtime)
+        except backup.BackupDamaged as e:
+            print(f"chairside: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        how = "recovery passphrase" if passphrase else "clinic key"
+        print(
+            f"Backup {checked.backup_id} (made {checked.created_at.astimezone():%d %b %Y %H:%M}) is intact: "
+            f"{_files(checked.files)}, {_mb(checked.total_size)} restored and checked (opened with the {how}; "
+            "database integrity and audit trail OK)."
+        )
+        return EXIT_OK
+    finally:
+        runtime.close()
+
+
+def _backup_create(args: argparse.Namespace, runtime, store, provide) -> int:  # type: ignore[no-untyped-def]
+    from app.services import backup
+
+    made = backup.create(runtime, store, passphrase=provide)
+    resumed = f" (resumed: {made.chunks_reused} of {made.chunks} chunks were already there)" if made.resumed else ""
+    print(
+        f"Backup {made.backup_id} written to {store.root}: {_files(made.files)}, {_mb(made.total_size)} "
+        f"in {made.seconds:.1f} s ({made.mb_per_s:.0f} MB/s){resumed}."
+    )
+    keep = (args.keep_daily, args.keep_weekly, args.keep_monthly)
+    if any(k is not None for k in keep):
+        daily, weekly, monthly = (k if k is not None else 0 for k in keep)
+        deleted = backup.apply_retention(
+            store, runtime.info.clinic_id, daily=daily, weekly=weekly, monthly=monthly, runtime=runtime
+        )
+        print(f"Retention deleted {len(deleted)} older backups" + (f": {', '.join(deleted)}." if deleted else "."))
+    return EXIT_OK
+
+
+def _backup_list(runtime, store) -> int:  # type: ignore[no-untyped-def]
+    from app.services import backup
+
+    backups = backup.list_backups(store, runtime.info.clinic_id)
+    if not backups:
+        print(f"No backups of this clinic in {store.root}.")
+        return EXIT_OK
+    status = backup.verification_status(runtime)
+    print(f"{'BACKUP':<24}  {'MADE':<16}  {'SIZE':>12}  VERIFIED")
+    for b in backups:
+        if not b.readable or b.created_at is None:
+            print(f"{b.backup_id:<24}  {'?':<16}  {'?':>12}  manifest unreadable (damaged)")
+            continue
+        checked = status.get(b.backup_id)
+        verdict = "no" if checked is None else ("yes" if checked[0] else "FAILED")
+        if checked is not None:
+            verdict += f" ({checked[1].astimezone():%d %b %Y %H:%M})"
+        print(f"{b.backup_id:<24}  {b.created_at.astimezone():%Y-%m-%d %H:%M}  {_mb(b.total_size):>12}  {verdict}")
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from app.services import bench
     from app.ui.chart.measure import chart_figures
@@ -172,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "init": cmd_init,
         "key": cmd_key_export,
         "audit": cmd_audit_verify,
+        "backup": cmd_backup,
         "bench": cmd_bench,
         None: cmd_gui,
     }

@@ -94,15 +94,7 @@ def unwrap_key(kf: KeyFile, passphrase: str) -> bytes:
 
 def write_key_file(path: Path, kf: KeyFile) -> None:
     """Write atomically: a crash mid-write leaves the old file or the new one, never half."""
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    body = {
-        "format": KEY_FILE_FORMAT,
-        "clinic_id": kf.clinic_id,
-        "kdf": {"name": "argon2id", **kf.kdf},
-        "salt": b64(kf.salt),
-        "nonce": b64(kf.nonce),
-        "wrapped_key": b64(kf.wrapped),
-    }
+    body = key_file_record(kf)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(body, f, indent=2)
@@ -119,7 +111,27 @@ def read_key_file(path: Path) -> KeyFile:
         )
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
-        if body.get("format") != KEY_FILE_FORMAT:
+    except ValueError:
+        raise KeyFileDamaged(f"The key file {path} is damaged or not a Chairside key file.") from None
+    return key_file_from_record(body, f"The key file {path}")
+
+
+def key_file_record(kf: KeyFile) -> dict[str, object]:
+    """The key file's JSON body (also carried in backups' manifests)."""
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return {
+        "format": KEY_FILE_FORMAT,
+        "clinic_id": kf.clinic_id,
+        "kdf": {"name": "argon2id", **kf.kdf},
+        "salt": b64(kf.salt),
+        "nonce": b64(kf.nonce),
+        "wrapped_key": b64(kf.wrapped),
+    }
+
+
+def key_file_from_record(body: object, what: str = "The key record") -> KeyFile:
+    try:
+        if not isinstance(body, dict) or body.get("format") != KEY_FILE_FORMAT:
             raise ValueError("unknown format")
         kdf = {k: int(body["kdf"][k]) for k in ("time_cost", "memory_cost", "parallelism")}
         return KeyFile(
@@ -130,7 +142,7 @@ def read_key_file(path: Path) -> KeyFile:
             kdf=kdf,
         )
     except (ValueError, KeyError, TypeError):
-        raise KeyFileDamaged(f"The key file {path} is damaged or not a Chairside key file.") from None
+        raise KeyFileDamaged(f"{what} is damaged or not a Chairside key file.") from None
 
 
 def keyring_load(clinic_id: str) -> bytes | None:
