@@ -46,6 +46,7 @@ BUDGETS = {
     "next_slot_budget_ms": 20,
     "move_appointment_budget_ms": 20,
     "day_view_budget_ms": 50,
+    "backup_budget_mb_per_s": 100,
 }
 NEXT_SLOT_CALLS = 50
 NEXT_SLOT_PROVIDERS = 5
@@ -517,6 +518,14 @@ def _startup_figures(data_dir: Path, passphrase: str | None, password: str) -> d
     return figures
 
 
+def _backup_figures(runtime: ClinicRuntime, passphrase: str | None) -> dict[str, Any]:
+    """A whole encrypted backup of the clinic into a scratch folder (deleted afterwards)."""
+    from app.services import backup
+
+    with tempfile.TemporaryDirectory(prefix="chairside-bench-backup-") as folder:
+        return backup.measure_throughput(runtime, Path(folder), passphrase=lambda: passphrase)
+
+
 def main(
     data_dir: Path,
     *,
@@ -543,6 +552,7 @@ def main(
         report.update(_search_figures(ctx, rows, rng))
         report.update(_open_figures(ctx, rows))
         report.update(_schedule_figures(ctx))
+        report.update(_backup_figures(runtime, used_passphrase))
         if extra is not None:
             report.update(extra(ctx))
     finally:

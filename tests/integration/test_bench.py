@@ -32,6 +32,7 @@ NUMERIC_KEYS = (
     "chart_render_ms",
     "perio_keystroke_ms",
     "perio_exam_save_ms",
+    "backup_mb_per_s",
 )
 COLD_START_KEYS = ("cold_start_s", "cold_start_ratio_to_floor")
 
