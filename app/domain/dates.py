@@ -56,3 +56,8 @@ def format_date(value: date, order: str = "DMY") -> str:
     if order == "MDY":
         return f"{value.month:02d}/{value.day:02d}/{value.year}"
     return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years of age on `day` (a birthday not yet reached this year does not count)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

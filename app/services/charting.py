@@ -16,6 +16,7 @@ from app.db.models import ChartEntry, MedicalAlert, Patient, StaffUser, Treatmen
 from app.db.types import utcnow
 from app.domain import teeth
 from app.domain.catalogue import Area
+from app.domain.dates import age_on
 from app.domain.errors import FieldError, UserError, ValidationError
 from app.domain.ids import new_id
 from app.domain.permissions import Role, Scope
@@ -107,10 +108,6 @@ class NewEntry:
     note: str = ""
     plan_id: str | None = None
     phase: int = 1
-
-
-def age_on(born: date, day: date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def _patient(session: Session, patient_id: str) -> Patient:

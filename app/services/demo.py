@@ -39,6 +39,7 @@ from app.db.models import (
     WeeklyHoursRow,
 )
 from app.db.types import IsoDate, UtcDateTime, utcnow
+from app.domain.dates import age_on
 from app.domain.ids import new_id
 from app.domain.patients import (
     AlertInput,
@@ -312,10 +313,6 @@ def _ascii(text: str) -> str:
     return "".join(c for c in plain.replace("đ", "d").replace("ł", "l").replace("ı", "i") if c.isalnum())
 
 
-def _age_on(dob: date, today: date) -> int:
-    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
-
-
 class _Generator:
     """Makes households of synthetic patients from one seeded random stream."""
 
@@ -391,7 +388,7 @@ class _Generator:
         """A patient living at `home`, with contact details that fit their age."""
         rng = self.rng
         first = self._first(sex)
-        age = _age_on(dob, self.today)
+        age = age_on(dob, self.today)
         adult = age >= 18
         mobile = (
             self._phone(home.place[3]) if (adult and rng.random() < 0.92) or (age >= 13 and rng.random() < 0.5) else ""

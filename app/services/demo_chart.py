@@ -56,11 +56,12 @@ from app.db.models import (
 )
 from app.domain import teeth
 from app.domain.catalogue import shipped_conditions, shipped_procedures
+from app.domain.dates import age_on
 from app.domain.ids import new_id
 from app.domain.perio import PerioExam as PerioReadings
 from app.domain.permissions import Role
 from app.services.clinical_notes import ANAESTHETIC, SHIPPED_TEMPLATES, shipped_template_id
-from app.services.demo import HYGIENE_TYPES, _age_on, _changes, _utc_text
+from app.services.demo import HYGIENE_TYPES, _changes, _utc_text
 
 # --- teeth ---------------------------------------------------------------------------------------
 
@@ -361,7 +362,7 @@ class _Seeder:
             _Patient(
                 pid,
                 dob,
-                _age_on(dob, self.today),
+                age_on(dob, self.today),
                 visits.get(pid, []),
                 pid in insured,
                 recall_last.get(pid),
@@ -434,11 +435,7 @@ class _Seeder:
             description, category, fee, draw = self.procs[code]
             kind = "procedure"
         row = {
-            "id": new_id(),
-            "created_at": None,
-            "updated_at": None,
-            "version": 1,
-            "deleted_at": None,
+            **_new_row(),
             "patient_id": pid,
             "kind": kind,
             "code": code,
@@ -475,11 +472,7 @@ class _Seeder:
         reason: str = "",
     ) -> dict[str, Any]:
         row = {
-            "id": new_id(),
-            "created_at": None,
-            "updated_at": None,
-            "version": 1,
-            "deleted_at": None,
+            **_new_row(),
             "patient_id": pid,
             "name": name,
             "option_group": group,
@@ -498,11 +491,7 @@ class _Seeder:
     def _item(self, plan: dict[str, Any], entry: dict[str, Any], phase: int, priority: int) -> None:
         self.items.append(
             {
-                "id": new_id(),
-                "created_at": None,
-                "updated_at": None,
-                "version": 1,
-                "deleted_at": None,
+                **_new_row(),
                 "plan_id": plan["id"],
                 "chart_entry_id": entry["id"],
                 "phase": phase,
@@ -758,7 +747,7 @@ class _Seeder:
     def _visit(self, p: _Patient, m: _Mouth, v: _Visit) -> _Done:
         """The work charted at one completed visit, on what the chart says is there that day."""
         rng = self.rng
-        age = _age_on(p.dob, v.day)
+        age = age_on(p.dob, v.day)
         child = age < 14
         done = _Done(v, [])
 
@@ -1159,11 +1148,7 @@ class _Seeder:
         treated = any(v.type_name in ("Filling", "Crown prep", "Root canal", "Extraction") for v in p.visits)
         self.benefits.append(
             {
-                "id": new_id(),
-                "created_at": None,
-                "updated_at": None,
-                "version": 1,
-                "deleted_at": None,
+                **_new_row(),
                 "patient_id": p.id,
                 "coverage": coverage,
                 "deductible_cents": 5_000,
@@ -1198,11 +1183,7 @@ class _Seeder:
     def _exam_row(self, pid: str, day: date, provider: str | None, exam: PerioReadings, at: datetime) -> None:
         self.exams.append(
             {
-                "id": new_id(),
-                "created_at": None,
-                "updated_at": None,
-                "version": 1,
-                "deleted_at": None,
+                **_new_row(),
                 "patient_id": pid,
                 "exam_date": self._day(day),
                 "provider_id": provider,
@@ -1317,11 +1298,8 @@ class _Seeder:
         body = "\n\n".join(f"{h}:\n{text.get(h) or self._default(h, d)}" for h in headings) + "\n"
         signed = min(v.ends_at + timedelta(minutes=rng.randint(2, 25)), self.now)
         note: dict[str, Any] = {
-            "id": new_id(),
+            **_new_row(),
             "created_at": _instant(v.ends_at),  # written at the end of the visit, signed soon after
-            "updated_at": None,
-            "version": 1,
-            "deleted_at": None,
             "patient_id": p.id,
             "appointment_id": v.id,
             "visit_date": self._day(v.day),
@@ -1335,11 +1313,7 @@ class _Seeder:
         for e in d.entries:
             self.links.append(
                 {
-                    "id": new_id(),
-                    "created_at": None,
-                    "updated_at": None,
-                    "version": 1,
-                    "deleted_at": None,
+                    **_new_row(),
                     "note_id": note["id"],
                     "chart_entry_id": e["id"],
                 }
@@ -1351,11 +1325,7 @@ class _Seeder:
                 body = _CROWN_ADDENDUM if v.type_name == "Crown prep" else rng.choice(_ADDENDA)
                 self.addenda.append(
                     {
-                        "id": new_id(),
-                        "created_at": None,
-                        "updated_at": None,
-                        "version": 1,
-                        "deleted_at": None,
+                        **_new_row(),
                         "note_id": note["id"],
                         "body": body,
                         "author_id": v.provider_id,
@@ -1393,7 +1363,7 @@ class _Seeder:
     def _sections(self, p: _Patient, m: _Mouth, d: _Done) -> dict[str, str]:
         """Text under each heading the visit's template has (the rest get a short default)."""
         rng, v = self.rng, d.visit
-        age = _age_on(p.dob, v.day)
+        age = age_on(p.dob, v.day)
         codes = {e["code"] for e in d.entries}
         t, where = d.tooth, self._label(d.tooth, d.surfaces)
         caries = [self._label(x, s) for x, s in sorted(m.lesions.items())][:3]
@@ -1574,6 +1544,11 @@ class _Seeder:
             text["Post-op instructions"] = "Over-the-counter pain relief as needed; call if swelling develops."
             text["Next visit"] = "Book definitive treatment."
         return text
+
+
+def _new_row() -> dict[str, Any]:
+    """The sync columns of a new row; _stamp fills the times as rows are inserted."""
+    return {"id": new_id(), "created_at": None, "updated_at": None, "version": 1, "deleted_at": None}
 
 
 def _stamp(rows: list[dict[str, Any]], now: datetime) -> None:

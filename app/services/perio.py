@@ -22,7 +22,7 @@ from app.db.models import AuditEvent, ChartEntry, Patient, StaffUser
 from app.db.models import PerioExam as PerioExamRow
 from app.db.types import utcnow
 from app.domain import teeth
-from app.domain.dates import format_date
+from app.domain.dates import age_on, format_date
 from app.domain.errors import FieldError, UserError, ValidationError
 from app.domain.perio import (
     FLAGS,
@@ -269,10 +269,6 @@ def _changed(old_text: str, new_text: str) -> tuple[int, list[str]]:
     return sites, whole
 
 
-def _age(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -373,7 +369,7 @@ def staging(ctx: Ctx, exam_id: str) -> StagingSuggestion:
         earlier = [(e.exam_date, PerioExam.from_json(e.readings)) for e in earlier_rows]
         suggestion = suggest_stage_grade(
             PerioExam.from_json(row.readings),
-            age=_age(patient.date_of_birth, row.exam_date),
+            age=age_on(patient.date_of_birth, row.exam_date),
             earlier=earlier,
             exam_date=row.exam_date,
             numbering=teeth.Numbering(ctx.runtime.info.tooth_numbering),

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.domain import teeth
+from app.domain.dates import age_on
 from app.domain.perio import PerioExam, summarize, worse_sites
 from app.domain.permissions import Role
 from app.services import audit, auth, charting, clinical_notes, demo, demo_chart, perio, treatment_plans
@@ -46,7 +47,7 @@ def _rows(rt: ClinicRuntime, sql: str, **params: Any) -> list[Any]:
 
 
 def _age(born: str) -> int:
-    return charting.age_on(date.fromisoformat(born), TODAY)
+    return age_on(date.fromisoformat(born), TODAY)
 
 
 def _patients(rt: ClinicRuntime) -> dict[str, tuple[str, int]]:

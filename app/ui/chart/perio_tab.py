@@ -56,6 +56,7 @@ class PerioTab(QWidget):
         self._rows: list[ExamSummaryRow] = []
         self._saving = False
         self._dirty = False
+        self._stage_after_save = False
 
         self.exams = QListWidget()
         self.exams.setObjectName("perioExams")
@@ -256,13 +257,16 @@ class PerioTab(QWidget):
         self.version = version
         if self._dirty:
             self.save_now()
-        else:
-            self.save_state.setText("All changes saved")
+            return
+        self.save_state.setText("All changes saved")
         if self.record:
             self.findings.setText(summary_line(perio_rules.summarize(self.chart.exam())))
+        if self._stage_after_save:
+            self._stage_after_save = False
+            self.suggest_staging()
 
     def _save_failed(self, error: Exception) -> None:
-        self._saving, self._dirty = False, True
+        self._saving, self._dirty, self._stage_after_save = False, True, False
         self.save_state.setText("Not saved — see the message")
         show_error(self, error)
 
@@ -341,7 +345,11 @@ class PerioTab(QWidget):
     def suggest_staging(self) -> None:
         if not self.record:
             return
-        self.save_now()
+        if self._dirty or self._saving:
+            # judged on what is on screen: the suggestion is asked for once the save lands
+            self._stage_after_save = True
+            self.save_now()
+            return
         exam_id = self.record.id
         run_op(lambda: perio.staging(self.ctx, exam_id), self._show_staging, self._failed)
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.dates import format_date
+from app.domain.dates import age_on, format_date
 from app.domain.patients import (
     AlertInput,
     AlertKind,
@@ -34,7 +34,6 @@ from app.services.context import Ctx
 from app.services.patients import PatientRecord
 from app.ui.patients.messages_tab import MessagesTab
 from app.ui.patients.rows_table import Column, RowsTable
-from app.ui.patients.search import age_on
 
 INVALID_STYLE = 'QLineEdit[invalid="true"], QComboBox[invalid="true"] { border: 2px solid #B3261E; }'
 

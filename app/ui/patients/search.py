@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.dates import format_date
+from app.domain.dates import age_on, format_date
 from app.domain.phones import display_phone
 from app.services import patients
 from app.services.context import Ctx
@@ -26,10 +26,6 @@ from app.ui.errors import show_error
 from app.ui.icons import icon
 from app.ui.ops import run_op
 from app.ui.table_model import Index, RowsModel
-
-
-def age_on(dob: date, today: date) -> int:
-    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
 
 class PatientResultsModel(RowsModel[PatientSummary]):
