@@ -2,7 +2,9 @@
 
 import os
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import keyring
 import pytest
@@ -14,6 +16,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={Path(__file__).
 PASSPHRASE = "correct horse battery staple"
 ADMIN_PASSWORD = "admin-password-1"
 STAFF_PASSWORD = "staff-password-1"
+CLINIC_ZONE = "America/New_York"  # create_clinic's default
+
+
+def clinic_today() -> date:
+    """Today at the test clinic, which is what services date records by (not this machine's day)."""
+    return datetime.now(ZoneInfo(CLINIC_ZONE)).date()
 
 
 class MemoryKeyring(KeyringBackend):

@@ -117,7 +117,7 @@ def _patient(session: Session, patient_id: str) -> Patient:
     return p
 
 
-def _header(session: Session, p: Patient) -> ChartHeader:
+def _header(session: Session, p: Patient, today: date) -> ChartHeader:
     alerts = session.scalars(
         select(MedicalAlert)
         .where(MedicalAlert.patient_id == p.id, MedicalAlert.deleted_at.is_(None))
@@ -128,7 +128,7 @@ def _header(session: Session, p: Patient) -> ChartHeader:
         f"{p.first_name} {p.last_name}",
         p.chart_no,
         p.date_of_birth,
-        age_on(p.date_of_birth, date.today()),
+        age_on(p.date_of_birth, today),
         tuple(AlertLine(a.kind, a.description, a.severe) for a in alerts),
     )
 
@@ -192,11 +192,15 @@ def chart_header(ctx: Ctx, patient_id: str) -> ChartHeader:
     every role may read; the tabs below audit what they open)."""
     ctx.require(Scope.PATIENTS_READ)
     with ctx.runtime.sessions() as s:
-        return _header(s, _patient(s, patient_id))
+        return _header(s, _patient(s, patient_id), ctx.today())
 
 
 def numbering(ctx: Ctx) -> teeth.Numbering:
     return teeth.Numbering(ctx.runtime.info.tooth_numbering)
+
+
+def _chart_view(ctx: Ctx, session: Session, p: Patient) -> ChartView:
+    return ChartView(_header(session, p, ctx.today()), numbering(ctx), load_entries(session, p.id))
 
 
 def open_chart(ctx: Ctx, patient_id: str) -> ChartView:
@@ -204,7 +208,7 @@ def open_chart(ctx: Ctx, patient_id: str) -> ChartView:
     ctx.require(Scope.CHART_READ)
     with ctx.uow() as uow:
         p = _patient(uow.session, patient_id)
-        view = ChartView(_header(uow.session, p), numbering(ctx), load_entries(uow.session, patient_id))
+        view = _chart_view(ctx, uow.session, p)
         uow.audit("chart.opened", entity_type="patient", entity_id=patient_id, patient_id=patient_id)
         uow.commit()
     return view
@@ -282,7 +286,7 @@ def open_plan_for(session: Session, ctx: Ctx, patient_id: str, plan_id: str | No
             name="Treatment plan",
             option_group=new_id(),
             status="proposed",
-            proposed_on=date.today(),
+            proposed_on=ctx.today(),
             created_by=ctx.actor.user_id,
         )
         session.add(plan)
@@ -294,7 +298,7 @@ def add_procedures(ctx: Ctx, patient_id: str, entries: Sequence[NewEntry]) -> Ch
     """Record procedures (one per tooth selected); planned ones join a treatment plan."""
     ctx.require(Scope.CHART_WRITE)
     n = numbering(ctx)
-    today = date.today()
+    today = ctx.today()
     with ctx.uow() as uow:
         s = uow.session
         p = _patient(s, patient_id)
@@ -353,7 +357,7 @@ def add_procedures(ctx: Ctx, patient_id: str, entries: Sequence[NewEntry]) -> Ch
                 details=details,
             )
         uow.commit()
-        return ChartView(_header(s, p), n, load_entries(s, patient_id))
+        return _chart_view(ctx, s, p)
 
 
 def add_condition(ctx: Ctx, patient_id: str, code: str, tooth: str, surfaces: str = "", note: str = "") -> ChartView:
@@ -384,7 +388,7 @@ def add_condition(ctx: Ctx, patient_id: str, code: str, tooth: str, surfaces: st
             status=CONDITION,
             fee_cents=0,
             provider_id=ctx.actor.user_id if ctx.actor and ctx.actor.role in (Role.DENTIST, Role.HYGIENIST) else None,
-            entry_date=date.today(),
+            entry_date=ctx.today(),
             note=note.strip()[:500],
         )
         s.add(entry)
@@ -397,7 +401,7 @@ def add_condition(ctx: Ctx, patient_id: str, code: str, tooth: str, surfaces: st
             details={"code": code, "tooth": tooth, "surfaces": entry.surfaces},
         )
         uow.commit()
-        return ChartView(_header(s, p), numbering(ctx), load_entries(s, patient_id))
+        return _chart_view(ctx, s, p)
 
 
 def _items(session: Session, plan_id: str) -> list[TreatmentPlanItem]:
@@ -438,8 +442,8 @@ def complete_entry(
 ) -> ChartView:
     """Planned work done: it moves into the chart history with its provider and date."""
     ctx.require(Scope.CHART_WRITE)
-    when = on or date.today()
-    if when > date.today():
+    when = on or ctx.today()
+    if when > ctx.today():
         raise ValidationError([FieldError("entry_date", "Work cannot be completed on a future date.")])
     with ctx.uow() as uow:
         s = uow.session
@@ -467,7 +471,7 @@ def complete_entry(
             uow.commit()
         except StaleDataError:
             raise StaleChartEntry(audit.stale_message(s, entry_id, "chart", "This chart entry")) from None
-        return ChartView(_header(s, _patient(s, e.patient_id)), numbering(ctx), load_entries(s, e.patient_id))
+        return _chart_view(ctx, s, _patient(s, e.patient_id))
 
 
 def remove_entry(ctx: Ctx, entry_id: str, expected_version: int, reason: str) -> ChartView:
@@ -491,7 +495,7 @@ def remove_entry(ctx: Ctx, entry_id: str, expected_version: int, reason: str) ->
             details={"code": e.code, "tooth": e.tooth, "status": e.status, "reason": reason},
         )
         uow.commit()
-        return ChartView(_header(s, _patient(s, e.patient_id)), numbering(ctx), load_entries(s, e.patient_id))
+        return _chart_view(ctx, s, _patient(s, e.patient_id))
 
 
 def place_label(tooth: str | None, surfaces: str, region: str, n: teeth.Numbering) -> str:

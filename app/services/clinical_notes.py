@@ -314,10 +314,6 @@ def _tz(ctx: Ctx) -> ZoneInfo:
     return ZoneInfo(ctx.runtime.info.time_zone)
 
 
-def _today(ctx: Ctx) -> date:
-    return utcnow().astimezone(_tz(ctx)).date()
-
-
 def _day(ctx: Ctx, at: datetime) -> str:
     """An instant as the clinic's local date, written in its date order."""
     return format_date(at.astimezone(_tz(ctx)).date(), ctx.runtime.info.date_order)
@@ -380,7 +376,7 @@ def _clean_title(title: str) -> str:
 
 
 def _check_visit_date(ctx: Ctx, visit_date: date) -> date:
-    if visit_date > _today(ctx):
+    if visit_date > ctx.today():
         raise ValidationError(
             [FieldError("visit_date", "A note records a visit that has happened: its date cannot be in the future.")]
         )
@@ -495,7 +491,7 @@ def create_note(
                 raise NotThisPatient("That appointment is not one of this patient's visits.")
             if visit_date is None and appt.starts_at is not None:
                 visit_date = appt.starts_at.astimezone(ZoneInfo(appt.time_zone)).date()
-        day = _check_visit_date(ctx, visit_date or _today(ctx))
+        day = _check_visit_date(ctx, visit_date or ctx.today())
         links = _check_procedures(s, patient_id, procedure_ids)
         note = ClinicalNote(
             patient_id=patient_id,

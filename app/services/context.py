@@ -2,8 +2,10 @@
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.db.models import StaffUser
 from app.domain.errors import UserError
@@ -37,6 +39,10 @@ class Ctx:
 
     runtime: ClinicRuntime
     actor: Actor | None
+
+    def today(self) -> date:
+        """The date at the clinic now (its time zone, not this computer's), for dating records."""
+        return datetime.now(ZoneInfo(self.runtime.info.time_zone)).date()
 
     def uow(self, *, write: bool = True) -> "UnitOfWork":
         return UnitOfWork(self.runtime, self.actor, write=write)

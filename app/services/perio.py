@@ -132,10 +132,6 @@ def _tz(ctx: Ctx) -> ZoneInfo:
     return ZoneInfo(ctx.runtime.info.time_zone)
 
 
-def _today(ctx: Ctx) -> date:
-    return utcnow().astimezone(_tz(ctx)).date()
-
-
 def _day(ctx: Ctx, d: date) -> str:
     return format_date(d, ctx.runtime.info.date_order)
 
@@ -393,8 +389,8 @@ def start_exam(
 ) -> ExamRecord:
     """A new in-progress exam with missing teeth and implants taken from the patient's chart."""
     actor = ctx.require(Scope.CHART_WRITE)
-    day = exam_date or _today(ctx)
-    if day > _today(ctx):
+    day = exam_date or ctx.today()
+    if day > ctx.today():
         raise ValidationError([FieldError("exam_date", "An exam cannot be dated in the future.")])
     with ctx.uow() as uow:
         s = uow.session

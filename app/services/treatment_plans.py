@@ -238,7 +238,9 @@ def list_plans(ctx: Ctx, patient_id: str) -> PlansView:
     with ctx.uow() as uow:
         s = uow.session
         view = PlansView(
-            _header(s, _patient(s, patient_id)), _benefits(s, patient_id), _plans(s, patient_id, numbering(ctx))
+            _header(s, _patient(s, patient_id), ctx.today()),
+            _benefits(s, patient_id),
+            _plans(s, patient_id, numbering(ctx)),
         )
         uow.audit("plans.viewed", entity_type="patient", entity_id=patient_id, patient_id=patient_id)
         uow.commit()
@@ -275,7 +277,7 @@ def create_plan(ctx: Ctx, patient_id: str, name: str, *, alternative_to: str | N
             name=name[:100],
             option_group=group,
             status="proposed",
-            proposed_on=date.today(),
+            proposed_on=ctx.today(),
             created_by=ctx.actor.user_id,
         )
         s.add(plan)
@@ -301,8 +303,8 @@ def set_status(
         raise PermissionDenied("Your role does not allow this.")
     if status not in ("proposed", "accepted", "declined"):
         raise ValidationError([FieldError("status", "A plan is completed by completing its procedures.")])
-    when = on or date.today()
-    if when > date.today():
+    when = on or ctx.today()
+    if when > ctx.today():
         raise ValidationError([FieldError("on", "A decision cannot be dated in the future.")])
     with ctx.uow() as uow:
         s = uow.session

@@ -1,6 +1,6 @@
 """The tooth chart and treatment plans through their services, on a real encrypted clinic."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from app.domain.permissions import Role
 from app.services import catalogue, charting, patients, treatment_plans
 from app.services.charting import NewEntry
 from app.services.context import PermissionDenied
+from tests.conftest import clinic_today
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_a_filling_with_too_few_surfaces_or_no_tooth_is_refused_and_nothing_is_s
         charting.add_procedures(
             dentist,
             patient_id,
-            [NewEntry("RS300", "completed", tooth="36", entry_date=date.today() + timedelta(days=1))],
+            [NewEntry("RS300", "completed", tooth="36", entry_date=clinic_today() + timedelta(days=1))],
         )
     # one bad entry in a batch saves none of it
     with pytest.raises(ValidationError):
@@ -105,18 +106,18 @@ def test_completing_planned_work_moves_it_into_history_and_completes_the_plan(st
         [NewEntry("RS300", "planned", tooth="36"), NewEntry("EN120", "planned", tooth="36")],
     )
     crown, canal = sorted(view.entries, key=lambda e: e.code)
-    after = charting.complete_entry(dentist, canal.id, canal.version, on=date.today() - timedelta(days=1))
+    after = charting.complete_entry(dentist, canal.id, canal.version, on=clinic_today() - timedelta(days=1))
     done = next(e for e in after.entries if e.id == canal.id)
     assert (done.status, done.provider_name, done.entry_date) == (
         "completed",
         "Test Dentist",
-        date.today() - timedelta(days=1),
+        clinic_today() - timedelta(days=1),
     )
     (plan,) = treatment_plans.list_plans(dentist, patient_id).plans
     assert plan.status == "proposed"
     charting.complete_entry(dentist, crown.id, crown.version)
     (plan,) = treatment_plans.list_plans(dentist, patient_id).plans
-    assert (plan.status, plan.completed_on) == ("completed", date.today())
+    assert (plan.status, plan.completed_on) == ("completed", clinic_today())
     with pytest.raises(UserError, match="changed by"):
         charting.complete_entry(dentist, crown.id, crown.version)
 
@@ -154,7 +155,7 @@ def test_alternatives_sit_side_by_side_and_accepting_one_declines_the_other(staf
     assert drawn == {"PR220": True, "IM100": False}
     implant = next(p for p in plans.plans if p.id == implant.id)
     accepted = treatment_plans.set_status(dentist, implant.id, implant.version, "accepted")
-    assert (accepted.status, accepted.accepted_on) == ("accepted", date.today())
+    assert (accepted.status, accepted.accepted_on) == ("accepted", clinic_today())
     after = {p.name: (p.status, p.status_reason) for p in treatment_plans.list_plans(dentist, patient_id).plans}
     assert after["Option A: bridge"] == ("declined", "Patient chose Option B: implant")
     drawn = {e.code: e.drawn for e in charting.open_chart(dentist, patient_id).entries}

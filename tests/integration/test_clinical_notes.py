@@ -33,7 +33,7 @@ from app.services.clinical_notes import (
     StaleNote,
 )
 from app.services.context import PermissionDenied
-from tests.conftest import STAFF_PASSWORD
+from tests.conftest import STAFF_PASSWORD, clinic_today
 
 SIGNED = r"This note was signed by Test Dentist on \d\d/\d\d/\d{4}; add an addendum instead\."
 
@@ -145,7 +145,7 @@ def test_a_note_started_from_a_template_is_an_unsigned_draft_by_its_author(denti
 
     assert note.body == template.body
     assert (note.title, note.author_name, note.signed, note.addenda) == ("Recall exam", "Test Dentist", False, ())
-    assert note.visit_date <= date.today()
+    assert note.visit_date <= clinic_today()
     assert actions(runtime, note.id) == ["note.created"]
     # text typed before choosing a template is kept
     typed = notes.create_note(dentist, patient_id, title="Recall", body="Seen today.", template_id=template.id)

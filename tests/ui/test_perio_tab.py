@@ -1,6 +1,6 @@
 """The Perio tab: start an exam, type it, autosave, complete (locked), compare, staging help."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -9,6 +9,7 @@ from app.domain.perio import SITES, PerioExam
 from app.domain.permissions import Role
 from app.services import patients, perio
 from app.ui.chart.perio_tab import PerioTab
+from tests.conftest import clinic_today
 from tests.ui.conftest import wait_ops
 
 
@@ -74,7 +75,7 @@ def completed_exam(ctx, patient_id, day, depth):  # type: ignore[no-untyped-def]
 
 
 def test_the_latest_exam_is_compared_with_the_one_before(qtbot, hygienist, patient_id):
-    today = date.today()
+    today = clinic_today()
     completed_exam(hygienist, patient_id, today - timedelta(days=400), lambda t, i: 3)
     completed_exam(hygienist, patient_id, today, lambda t, i: 6 if t == "36" and i < 3 else 3)
     tab = make_tab(qtbot, hygienist, patient_id)
@@ -87,7 +88,7 @@ def test_the_latest_exam_is_compared_with_the_one_before(qtbot, hygienist, patie
 
 
 def test_a_dentist_sees_another_providers_completed_exam_read_only(qtbot, staff, hygienist, patient_id):
-    completed_exam(hygienist, patient_id, date.today(), lambda t, i: 2)
+    completed_exam(hygienist, patient_id, clinic_today(), lambda t, i: 2)
     tab = make_tab(qtbot, staff[Role.DENTIST], patient_id)
     assert tab.chart.is_read_only()
     assert not tab.discard_button.isEnabled()

@@ -1,8 +1,6 @@
 """The Treatment plans tab on a real encrypted clinic: phases, exact estimates, options side by side,
 the patient's decision, and who may change what."""
 
-from datetime import date
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
@@ -15,9 +13,10 @@ from app.services import charting, patients, treatment_plans
 from app.services.charting import NewEntry
 from app.ui.chart.benefits_dialog import BenefitsDialog
 from app.ui.chart.plans_tab import CAPPED_TIP, DONE_GREY, PlanCard, PlansTab, day_text
+from tests.conftest import clinic_today
 from tests.ui.conftest import wait_ops
 
-TODAY = day_text(date.today())
+TODAY = day_text(clinic_today())
 
 
 @pytest.fixture

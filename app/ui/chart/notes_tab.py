@@ -409,7 +409,7 @@ class NotesTab(QWidget):
         return f"{self.day(local.date())} {local:%H:%M}"
 
     def today(self) -> date:
-        return datetime.now(self.tz).date()
+        return self.ctx.today()
 
     def _row_text(self, n: NoteView) -> str:
         """Two lines, so the state is never cut off: '21 Nov 2026 — Restorative' / 'Dr Patel — ✔ Signed'."""
@@ -713,12 +713,12 @@ class NotesTab(QWidget):
 
     def _today_procedures(self) -> list[str]:
         """Completed work charted today that no other note records yet: what a new note links."""
-        days = {self.today(), date.today()}  # the chart dates by this computer's clock
+        today = self.today()
         taken = {p.chart_entry_id for n in self._notes for p in n.procedures}
         return [
             e.id
             for e in self._entries
-            if e.kind != charting.CONDITION and e.status == "completed" and e.entry_date in days and e.id not in taken
+            if e.kind != charting.CONDITION and e.status == "completed" and e.entry_date == today and e.id not in taken
         ]
 
     def new_note(self) -> None:

@@ -573,7 +573,8 @@ class PlanCard(QFrame):
         answer = QMessageBox.question(
             self,
             "Complete procedure",
-            f"Record {line.code} {line.description} ({line.place}) as done today, {day_text(date.today())}, by {who}?",
+            f"Record {line.code} {line.description} ({line.place}) as done today, "
+            f"{day_text(self.ctx.today())}, by {who}?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
@@ -785,7 +786,7 @@ class PlansTab(QWidget):
         if found is None:
             return
         _plan, line = found
-        today = date.today()
+        today = self.ctx.today()
         self._write(
             lambda: charting.complete_entry(self.ctx, line.entry_id, line.entry_version, on=today),
             lambda _r: self._written(f"{line.code} ({line.place}) recorded as done {day_text(today)}."),
