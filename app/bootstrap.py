@@ -97,6 +97,58 @@ def create_clinic(
     return runtime
 
 
+def join_clinic(
+    data_dir: Path,
+    *,
+    url: str,
+    code: str,
+    passphrase: str,
+    ca_bundle: str | None = None,
+    progress: "Callable[[str, int], None] | None" = None,
+) -> ClinicRuntime:
+    """A new, empty workstation joins a clinic in the cloud and pulls all of it.
+
+    The database gets this workstation's own key, wrapped by the recovery passphrase once
+    the clinic (and so the key file's clinic id) has arrived. Until the key file exists the
+    folder holds no usable clinic, so an interrupted join simply starts again.
+    """
+    from app.services import cloud, sync
+
+    paths = Paths(data_dir)
+    if paths.key_file.exists():
+        raise ClinicExists(f"There is already a clinic in {data_dir}; join into an empty folder.")
+    keys.check_passphrase_strength(passphrase)
+    for leftover in (paths.db, paths.db.with_name(paths.db.name + "-wal"), paths.db.with_name(paths.db.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # an earlier join that stopped half way
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = keys.create_key()
+    engine = open_engine(paths.db, key, create=True)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(LocalSetting), [{"key": "workstation_id", "value": new_id()}])
+        runtime = _runtime(data_dir, engine)
+        cloud.enrol(runtime, url, code, ca_bundle=ca_bundle)
+        sync.run_once(runtime, progress=progress)
+        with runtime.sessions() as s:
+            clinic_id = s.scalar(select(Clinic.id).where(Clinic.deleted_at.is_(None)).limit(1))
+        if clinic_id is None:
+            raise UserError("The cloud holds no clinic yet: enrol the clinic's first workstation before joining.")
+        with engine.begin() as conn:
+            conn.execute(insert(LocalSetting), [{"key": "clinic_id", "value": clinic_id}])
+        with Ctx(runtime, None).uow() as uow:
+            _ensure_reference_data(uow.session)
+            uow.audit("workstation.joined", entity_type="clinic", entity_id=clinic_id, details={"cloud": url})
+            uow.commit()
+        _load_clinic(runtime)
+    except BaseException:
+        engine.dispose()
+        raise
+    keys.write_key_file(paths.key_file, keys.wrap_key(key, passphrase, clinic_id))
+    keys.keyring_store(clinic_id, key)
+    return runtime
+
+
 def unlock_key(data_dir: Path, passphrase_provider: PassphraseProvider) -> bytes:
     """The database key: from the keyring if it has it, else from the recovery passphrase."""
     paths = Paths(data_dir)

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from app import cli_cloud
 from app.config import default_data_dir
 from app.domain.errors import UserError
 
@@ -78,12 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(verify)
     _add_passphrase(verify)
 
-    backup = sub.add_parser("backup", help="encrypted backups to a folder (USB disk, NAS)")
+    backup = sub.add_parser("backup", help="encrypted backups to the clinic's cloud or a folder (USB disk, NAS)")
     backup_sub = backup.add_subparsers(dest="backup_command", required=True)
     b_create = backup_sub.add_parser("create", help="back the clinic up (resumes an interrupted backup)")
     _add_data_dir(b_create)
     _add_passphrase(b_create)
-    b_create.add_argument("--folder", type=Path, required=True, help="folder to keep backups in")
+    b_create.add_argument("--folder", type=Path, help="folder to keep backups in (default: the clinic's cloud)")
+    b_create.add_argument("--cloud", action="store_true", help="with --folder: back up to the cloud as well")
     for period, unit in (("daily", "day"), ("weekly", "ISO week"), ("monthly", "month")):
         b_create.add_argument(
             f"--keep-{period}",
@@ -95,20 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
     b_list = backup_sub.add_parser("list", help="list the clinic's backups")
     _add_data_dir(b_list)
     _add_passphrase(b_list)
-    b_list.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    b_list.add_argument("--folder", type=Path, help="folder the backups are in (default: the clinic's cloud)")
     b_verify = backup_sub.add_parser("verify", help="restore a backup into a scratch folder and check all of it")
     _add_data_dir(b_verify)
     _add_passphrase(b_verify)
-    b_verify.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    b_verify.add_argument("--folder", type=Path, help="folder the backups are in (default: the clinic's cloud)")
     b_verify.add_argument("backup_id", nargs="?", help="which backup (default: the newest)")
     b_restore = backup_sub.add_parser("restore", help="restore a backup as a clinic (recovery passphrase needed)")
     _add_passphrase(b_restore)
-    b_restore.add_argument("--folder", type=Path, required=True, help="folder the backups are in")
+    source = b_restore.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", type=Path, help="folder the backups are in")
+    source.add_argument("--url", help="the clinic's cloud service, e.g. https://cloud.example.com (needs --code)")
+    b_restore.add_argument(
+        "--code", help="with --url: one-time enrolment code from the clinic's administrator (or CHAIRSIDE_ENROL_CODE)"
+    )
+    b_restore.add_argument("--ca-bundle", help="with --url: CA certificates to trust (TLS-inspecting proxies)")
     b_restore.add_argument("--to", type=Path, required=True, help="folder to restore the clinic into")
     b_restore.add_argument("backup_id", nargs="?", help="which backup (default: the newest)")
     b_restore.add_argument(
         "--overwrite", action="store_true", help="replace a clinic already there (it is kept aside, not deleted)"
     )
+
+    cli_cloud.add_commands(sub, _add_data_dir, _add_passphrase)
 
     bench = sub.add_parser("bench", help="measure against the performance budgets (JSON)")
     _add_data_dir(bench)
@@ -192,72 +202,128 @@ def _files(n: int) -> str:
     return f"{n} file" if n == 1 else f"{n} files"
 
 
+def _where(store) -> str:  # type: ignore[no-untyped-def]
+    from app.services import backup
+
+    return str(store.root) if isinstance(store, backup.FolderStore) else store.describe()
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
+    import contextlib
     import functools
 
     from app import bootstrap
     from app.services import backup
 
-    store = backup.FolderStore(args.folder)
     if args.backup_command == "restore":
-        passphrase = _passphrase_source(args)()
-        if not passphrase:
-            raise UserError(
-                "The recovery passphrase is needed to restore a backup: --passphrase-file or "
-                "CHAIRSIDE_RECOVERY_PASSPHRASE."
-            )
-        done = backup.restore(store, args.backup_id, args.to, passphrase, overwrite=args.overwrite)
-        print(
-            f"Restored backup {done.backup_id} (made {done.created_at.astimezone():%d %b %Y %H:%M}) into "
-            f"{done.to_dir}: {_files(done.files)}, {_mb(done.total_size)}."
-        )
-        if done.replaced is not None:
-            print(f"The clinic that was there is kept in {done.replaced}.")
-        return EXIT_OK
+        return _backup_restore(args)
     # asked at most once, whether the clinic or the backup needs it
     provide = functools.cache(_passphrase_source(args))
     data_dir = _data_dir(args)
     runtime = bootstrap.open_clinic(data_dir, provide)
     try:
-        if args.backup_command == "create":
-            return _backup_create(args, runtime, store, provide)
-        if args.backup_command == "list":
-            return _backup_list(runtime, store)
-        passphrase = provide()
-        db_key = None if passphrase else bootstrap.unlock_key(data_dir, provide)
-        try:
-            checked = backup.verify(store, args.backup_id, passphrase, db_key=db_key, runtime=runtime)
-        except backup.BackupDamaged as e:
-            print(f"chairside: {e}", file=sys.stderr)
-            return EXIT_FAILED
-        how = "recovery passphrase" if passphrase else "clinic key"
-        print(
-            f"Backup {checked.backup_id} (made {checked.created_at.astimezone():%d %b %Y %H:%M}) is intact: "
-            f"{_files(checked.files)}, {_mb(checked.total_size)} restored and checked (opened with the {how}; "
-            "database integrity and audit trail OK)."
-        )
-        return EXIT_OK
+        with contextlib.ExitStack() as stack:
+            stores = _backup_stores(args, runtime, stack)
+            if args.backup_command == "create":
+                return _backup_create(args, runtime, stores, provide)
+            [store] = stores
+            if args.backup_command == "list":
+                return _backup_list(runtime, store)
+            passphrase = provide()
+            db_key = None if passphrase else bootstrap.unlock_key(data_dir, provide)
+            try:
+                checked = backup.verify(store, args.backup_id, passphrase, db_key=db_key, runtime=runtime)
+            except backup.BackupDamaged as e:
+                print(f"chairside: {e}", file=sys.stderr)
+                return EXIT_FAILED
+            how = "recovery passphrase" if passphrase else "clinic key"
+            print(
+                f"Backup {checked.backup_id} (made {checked.created_at.astimezone():%d %b %Y %H:%M}) is intact: "
+                f"{_files(checked.files)}, {_mb(checked.total_size)} restored and checked (opened with the {how}; "
+                "database integrity and audit trail OK)."
+            )
+            return EXIT_OK
     finally:
         runtime.close()
 
 
-def _backup_create(args: argparse.Namespace, runtime, store, provide) -> int:  # type: ignore[no-untyped-def]
+def _backup_stores(args: argparse.Namespace, runtime, stack) -> list:  # type: ignore[no-untyped-def]
+    """--folder, the clinic's cloud, or (create --folder --cloud) both."""
+    from app.services import backup, cloud
+    from app.services.backup_cloud import open_cloud_store
+
+    stores: list[backup.BackupStore] = [backup.FolderStore(args.folder)] if args.folder else []
+    if not stores or getattr(args, "cloud", False):
+        try:
+            stores.append(stack.enter_context(open_cloud_store(runtime)))
+        except cloud.NotEnrolled as e:
+            raise UserError(f"{e} Or keep backups in a folder: --folder PATH.") from None
+    return stores
+
+
+def _backup_restore(args: argparse.Namespace) -> int:
     from app.services import backup
 
-    made = backup.create(runtime, store, passphrase=provide)
-    resumed = f" (resumed: {made.chunks_reused} of {made.chunks} chunks were already there)" if made.resumed else ""
-    print(
-        f"Backup {made.backup_id} written to {store.root}: {_files(made.files)}, {_mb(made.total_size)} "
-        f"in {made.seconds:.1f} s ({made.mb_per_s:.0f} MB/s){resumed}."
-    )
-    keep = (args.keep_daily, args.keep_weekly, args.keep_monthly)
-    if any(k is not None for k in keep):
-        daily, weekly, monthly = (k if k is not None else 0 for k in keep)
-        deleted = backup.apply_retention(
-            store, runtime.info.clinic_id, daily=daily, weekly=weekly, monthly=monthly, runtime=runtime
+    passphrase = _passphrase_source(args)()
+    if not passphrase:
+        raise UserError(
+            "The recovery passphrase is needed to restore a backup: --passphrase-file or CHAIRSIDE_RECOVERY_PASSPHRASE."
         )
-        print(f"Retention deleted {len(deleted)} older backups" + (f": {', '.join(deleted)}." if deleted else "."))
+    if args.folder is not None:
+        if args.code or args.ca_bundle:
+            raise UserError("--code and --ca-bundle are for restoring from the cloud (--url).")
+        done = backup.restore(
+            backup.FolderStore(args.folder), args.backup_id, args.to, passphrase, overwrite=args.overwrite
+        )
+    else:
+        from app.services.backup_cloud import restore_from_cloud
+
+        code = args.code or os.environ.get("CHAIRSIDE_ENROL_CODE")
+        if not code:
+            raise UserError(
+                "Restoring from the cloud on this computer needs a one-time enrolment code from the clinic's "
+                "administrator: --code CODE or CHAIRSIDE_ENROL_CODE."
+            )
+        done = restore_from_cloud(
+            args.url, code, args.backup_id, args.to, passphrase, ca_bundle=args.ca_bundle, overwrite=args.overwrite
+        )
+    print(
+        f"Restored backup {done.backup_id} (made {done.created_at.astimezone():%d %b %Y %H:%M}) into "
+        f"{done.to_dir}: {_files(done.files)}, {_mb(done.total_size)}."
+    )
+    if done.replaced is not None:
+        print(f"The clinic that was there is kept in {done.replaced}.")
+    if args.url:
+        print(f"The restored clinic stays connected to {args.url} as this computer (no new enrolment needed).")
     return EXIT_OK
+
+
+def _backup_create(args: argparse.Namespace, runtime, stores, provide) -> int:  # type: ignore[no-untyped-def]
+    from app.services import backup
+
+    failed = 0
+    for store in stores:
+        try:
+            made = backup.create(runtime, store, passphrase=provide)
+        except UserError as e:
+            if len(stores) == 1:
+                raise
+            print(f"chairside: {e}", file=sys.stderr)  # and on to the other destination
+            failed += 1
+            continue
+        resumed = f" (resumed: {made.chunks_reused} of {made.chunks} chunks were already there)" if made.resumed else ""
+        print(
+            f"Backup {made.backup_id} written to {_where(store)}: {_files(made.files)}, {_mb(made.total_size)} "
+            f"in {made.seconds:.1f} s ({made.mb_per_s:.0f} MB/s){resumed}."
+        )
+        keep = (args.keep_daily, args.keep_weekly, args.keep_monthly)
+        if any(k is not None for k in keep):
+            daily, weekly, monthly = (k if k is not None else 0 for k in keep)
+            deleted = backup.apply_retention(
+                store, runtime.info.clinic_id, daily=daily, weekly=weekly, monthly=monthly, runtime=runtime
+            )
+            print(f"Retention deleted {len(deleted)} older backups" + (f": {', '.join(deleted)}." if deleted else "."))
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _backup_list(runtime, store) -> int:  # type: ignore[no-untyped-def]
@@ -265,7 +331,7 @@ def _backup_list(runtime, store) -> int:  # type: ignore[no-untyped-def]
 
     backups = backup.list_backups(store, runtime.info.clinic_id)
     if not backups:
-        print(f"No backups of this clinic in {store.root}.")
+        print(f"No backups of this clinic in {_where(store)}.")
         return EXIT_OK
     status = backup.verification_status(runtime)
     print(f"{'BACKUP':<24}  {'MADE':<16}  {'SIZE':>12}  VERIFIED")
@@ -310,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         "audit": cmd_audit_verify,
         "backup": cmd_backup,
         "bench": cmd_bench,
+        "cloud": lambda a: cli_cloud.cmd_cloud(a, _data_dir(a), _passphrase_source(a)),
+        "sync": lambda a: cli_cloud.cmd_sync(_data_dir(a), _passphrase_source(a)),
         None: cmd_gui,
     }
     try:

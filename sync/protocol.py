@@ -30,6 +30,12 @@ Conflict rules (applied by the server, one push in one transaction):
   person to resolve. Pushing a row identical to the server's is a harmless no-op.
 - deletions are tombstones: the row stays on the server, flagged deleted, and travels in
   ``deleted``. An update pushed for a row deleted on the server is a conflict.
+- appointment rows that would be stored are checked for overlaps: a booking on the book
+  (not deleted, not on the pinboard, with a time, status scheduled, confirmed, arrived,
+  seated or completed) may not share any time, half-open ``[starts_at, ends_at)``, with
+  another of the same provider, operatory or patient. The one that would overlap is not
+  stored and comes back as an ``overlap`` conflict whose ``server_row`` is the booking
+  holding the time.
 """
 
 import re
@@ -39,7 +45,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # the client database's Alembic head (app/db/migrations/versions); bump it with every
 # client migration, since a row's columns are what the schema says they are
-SCHEMA_VERSION = "0005"
+SCHEMA_VERSION = "0006"
 SCHEMA_HEADER = "X-Chairside-Schema"
 
 # tables whose rows merge field by field instead of conflicting as a whole
@@ -100,7 +106,7 @@ class PushRequest(BaseModel):
     changes: Changes
 
 
-ConflictReason = Literal["version_not_newer", "deleted_on_server"]
+ConflictReason = Literal["version_not_newer", "deleted_on_server", "overlap"]
 
 
 class Conflict(BaseModel):

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlcipher3
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import QueuePool
@@ -31,6 +31,25 @@ def _pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_FOREIGN_KEYS_OFF = "chairside.foreign_keys_off"
+
+
+def foreign_keys_off(conn: Connection) -> None:
+    """Stop checking foreign keys on this connection until it goes back to the pool.
+
+    For applying pulled rows, which arrive in the cloud's order (a child may come a page
+    before its parent). Must be the first statement of the transaction: SQLite ignores
+    the pragma inside one.
+    """
+    conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    conn.connection.info[_FOREIGN_KEYS_OFF] = True
+
+
+def _restore_foreign_keys(dbapi_conn: Any, record: Any) -> None:
+    if record.info.pop(_FOREIGN_KEYS_OFF, False):
+        dbapi_conn.execute("PRAGMA foreign_keys = ON")
+
+
 def build_engine(path: Path, key: bytes) -> Engine:
     """An engine over the encrypted file (built from a URL object: a URL string loses the key)."""
     url = URL.create("sqlite+pysqlcipher", password=sqlcipher_key_literal(key), database=str(path))
@@ -44,6 +63,7 @@ def build_engine(path: Path, key: bytes) -> Engine:
         max_overflow=4,
     )
     event.listen(engine, "connect", _pragmas)
+    event.listen(engine, "checkin", _restore_foreign_keys)
     return engine
 
 

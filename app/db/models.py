@@ -151,6 +151,34 @@ class ChangeLog(Base):
     row_version: Mapped[int] = mapped_column(Integer)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     pushed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    # the columns an update wrote, as a JSON list (NULL: an insert, every column)
+    changed_fields: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncConflict(Base):
+    """A row the cloud and this workstation disagree on, kept until a person resolves it."""
+
+    __tablename__ = "sync_conflict"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    local_row: Mapped[str | None] = mapped_column(Text)  # JSON, as this workstation had it
+    server_row: Mapped[str | None] = mapped_column(Text)  # JSON, as the cloud has it
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    resolved_by: Mapped[str | None] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_sync_conflict_open", "resolved_at", "detected_at"),)
+
+
+class SyncApplying(Base):
+    """Holds a row only inside the transaction applying pulled rows (see migration 0006)."""
+
+    __tablename__ = "sync_applying"
+    active: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class LocalSetting(Base):

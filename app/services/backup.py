@@ -1,7 +1,7 @@
 """Encrypted backups of a clinic: create, list, verify, restore and retention.
 
-This slice stores backups in a folder (a USB disk, a NAS share); storage sits behind the
-small `BackupStore` protocol so the cloud store can be added beside `FolderStore`.
+Backups go to a folder (a USB disk, a NAS share) or the clinic's cloud service; storage
+sits behind the small `BackupStore` protocol.
 
 Decisions
 ---------
@@ -63,8 +63,10 @@ Writing and resuming.
     written, so a listed backup is always complete. A create that finds its own
     workstation's partial and the matching staged snapshot resumes it: it re-encrypts
     each chunk (deterministically, above) and skips writing those whose SHA-256 already
-    matches. Other partials of this workstation are discarded. One create at a time per
-    clinic (an OS file lock in the staging folder).
+    matches. Other partials of this workstation in that store are discarded. Another
+    store's staged snapshot is kept for two days, so a nightly run to a folder and the
+    cloud can resume either. One create at a time per clinic (an OS file lock in the
+    staging folder).
 
 Speed: the data is streamed in 8 MiB chunks (memory stays at a few chunks); the reading
     thread hashes files, two workers encrypt, hash and write chunks (AES-GCM, SHA-256 and
@@ -93,9 +95,11 @@ Audit: creating, verifying (passed or failed), restoring (into the restored clin
     never patients. `chairside backup list` shows each backup's latest verification from
     these events.
 
-Not done here: the cloud store (a second BackupStore), the nightly schedule, a GUI, and
-    a restored clinic keeps the original workstation id (the sync slice should decide what
-    a workstation restored onto new hardware becomes).
+Stores: `FolderStore` here, `CloudStore` (the clinic's cloud service) in
+    app.services.backup_cloud; the nightly schedule is app.services.backup_schedule.
+
+Not done here: a GUI, and a restored clinic keeps the original workstation id (the sync
+    slice should decide what a workstation restored onto new hardware becomes).
 """
 
 import contextlib
@@ -158,6 +162,7 @@ from app.services.runtime import ClinicInfo, ClinicRuntime
 PassphraseProvider = Callable[[], str | None]
 
 STAGING = ".backup-staging"  # in the data dir: the snapshot of the backup being made
+STAGING_KEPT_SECONDS = 2 * 24 * 3600
 VERIFY_SCRATCH_PREFIX = ".backup-verify-"
 STATE_FILE = "state.json"
 MANIFEST_FILE = "manifest.json"
@@ -247,6 +252,13 @@ class BackupStore(Protocol):
     def discard_partial(self, backup_id: str) -> None: ...
 
 
+def check_backup_id(backup_id: str) -> str:
+    """The id, if it is one (a store never builds a path or URL from anything else)."""
+    if not is_backup_id(backup_id):
+        raise BackupNotFound(f"'{backup_id}' is not a backup id (they look like 20260314T020000Z-a1b2c3).")
+    return backup_id
+
+
 def _fsync_dir(path: Path) -> None:
     if os.name != "posix":
         return  # Windows cannot open a directory for fsync; NTFS journals the rename
@@ -289,14 +301,10 @@ class FolderStore:
         return self.root
 
     def _final(self, backup_id: str) -> Path:
-        if not is_backup_id(backup_id):
-            raise BackupNotFound(f"'{backup_id}' is not a backup id (they look like 20260314T020000Z-a1b2c3).")
-        return self._existing_root() / backup_id
+        return self._existing_root() / check_backup_id(backup_id)
 
     def _partial(self, backup_id: str, *, create: bool = False) -> Path:
-        if not is_backup_id(backup_id):
-            raise BackupNotFound(f"'{backup_id}' is not a backup id.")
-        return self._existing_root(create=create) / f"{backup_id}.partial"
+        return self._existing_root(create=create) / f"{check_backup_id(backup_id)}.partial"
 
     def list_backups(self) -> list[str]:
         root = self._existing_root()
@@ -545,8 +553,10 @@ def _snapshot(runtime: ClinicRuntime, db_key: bytes, target: Path) -> None:
 class _ChunkWriter:
     """Cuts a stream of files into chunks; workers seal and store them, in order."""
 
-    def __init__(self, store: BackupStore, backup_id: str, k: _Keys, chunk_size: int, resume: bool) -> None:
-        self.store, self.backup_id, self.keys, self.resume = store, backup_id, k, resume
+    def __init__(
+        self, store: BackupStore, backup_id: str, k: _Keys, chunk_size: int, resume: bool, stop: threading.Event
+    ) -> None:
+        self.store, self.backup_id, self.keys, self.resume, self.stop = store, backup_id, k, resume, stop
         self._buf = bytearray(chunk_size)
         self._view = memoryview(self._buf)
         self._fill = 0
@@ -590,6 +600,11 @@ class _ChunkWriter:
         self.reused += reused
 
     def _seal(self, index: int, plain: bytes) -> tuple[ChunkEntry, bool]:
+        if self.stop.is_set():
+            raise BackupError(
+                f"The backup to {self.store.describe()} was stopped before it finished; "
+                "it resumes where it stopped when run again."
+            )
         mac = hmac.new(self.keys.nonce, index.to_bytes(8, "big"), "sha256")
         mac.update(plain)
         nonce = mac.digest()[:NONCE_SIZE]
@@ -634,6 +649,12 @@ def _snapshot_revision(snapshot: Path, db_key: bytes) -> str | None:
         conn.close()
 
 
+def _stale(staged: Path) -> bool:
+    # another destination's interrupted backup (folder and cloud both) resumes from its
+    # snapshot on the next night, so a snapshot is kept that long before it counts as litter
+    return time.time() - staged.stat().st_mtime > STAGING_KEPT_SECONDS
+
+
 def _find_resumable(store: BackupStore, runtime: ClinicRuntime, staging: Path, db_key: bytes) -> _State | None:
     """This workstation's newest unfinished backup whose snapshot is still staged; the
     workstation's other unfinished backups in this store are discarded."""
@@ -658,10 +679,12 @@ def create(
     passphrase: PassphraseProvider = _no_passphrase,
     actor: Actor | None = None,
     chunk_size: int = CHUNK_SIZE,
+    stop: threading.Event | None = None,
 ) -> CreateReport:
     """Back the clinic up into `store`, resuming this workstation's interrupted backup if any.
 
-    The database key comes from the keyring, else from the recovery passphrase.
+    The database key comes from the keyring, else from the recovery passphrase. Setting
+    `stop` (the program is closing) ends it at the next chunk, resumable.
     """
     from app import bootstrap  # the composition root; imported late (it imports services)
 
@@ -686,9 +709,11 @@ def create(
                 )
                 store.begin(state.backup_id, state.encode())
             for old in staging.iterdir():
-                if old.is_dir() and old.name != state.backup_id:
+                if old.is_dir() and old.name != state.backup_id and _stale(old):
                     shutil.rmtree(old, ignore_errors=True)
-            manifest, reused, files = _write(runtime, store, state, db_key, key_record, staging, chunk_size, resumed)
+            manifest, reused, files = _write(
+                runtime, store, state, db_key, key_record, staging, chunk_size, resumed, stop or threading.Event()
+            )
         except OSError as e:
             raise BackupError(
                 f"The backup to {store.describe()} could not be written ({e.strerror or e}). "
@@ -730,13 +755,14 @@ def _write(
     staging: Path,
     chunk_size: int,
     resumed: bool,
+    stop: threading.Event,
 ) -> tuple[Manifest, int, int]:
     data_dir = runtime.data_dir
     folder = staging / state.backup_id
     folder.mkdir(exist_ok=True)
     snapshot = folder / DB_NAME
     k = _derive(db_key, state.salt, state.clinic_id, state.backup_id)
-    writer = _ChunkWriter(store, state.backup_id, k, chunk_size, resumed)
+    writer = _ChunkWriter(store, state.backup_id, k, chunk_size, resumed, stop)
     snap_error: list[BaseException] = []
     snap_thread: threading.Thread | None = None
     if not snapshot.is_file():
@@ -1077,6 +1103,15 @@ def _target_state(to_dir: Path) -> str:
     return "clinic" if paths.db.exists() or paths.key_file.exists() else "other"
 
 
+def check_restore_target(to_dir: Path, *, overwrite: bool = False) -> str:
+    """What `to_dir` holds ("absent", "empty", "clinic", "other"); RestoreRefused if a restore
+    may not go there (checked before a restore, and again before it moves into place)."""
+    state = _target_state(to_dir)
+    if state == "file" or (state in ("clinic", "other") and not overwrite):
+        _refuse(to_dir, state)
+    return state
+
+
 def _refuse(to_dir: Path, state: str) -> None:
     if state == "file":
         raise RestoreRefused(f"{to_dir} is a file, not a folder; restore into a folder.")
@@ -1106,9 +1141,7 @@ def restore(
 
     started = time.perf_counter()
     to_dir = Path(os.path.abspath(to_dir.expanduser()))
-    state = _target_state(to_dir)
-    if state == "file" or (state in ("clinic", "other") and not overwrite):
-        _refuse(to_dir, state)
+    check_restore_target(to_dir, overwrite=overwrite)
     chosen = _choose(store, backup_id, None)
     opened = _open(store, chosen, passphrase=passphrase, db_key=None)
     replaced: Path | None = None
@@ -1120,9 +1153,7 @@ def restore(
     try:
         _extract(store, opened, work, collect=False)
         keys.write_key_file(work / KEY_FILE, opened.key_file)
-        state = _target_state(to_dir)  # again: it may have changed while we worked
-        if state == "file" or (state in ("clinic", "other") and not overwrite):
-            _refuse(to_dir, state)
+        state = check_restore_target(to_dir, overwrite=overwrite)  # again: it may have changed meanwhile
         if state == "empty":
             to_dir.rmdir()
         elif state in ("clinic", "other"):

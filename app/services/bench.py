@@ -29,7 +29,7 @@ from app import bootstrap
 from app.config import Paths
 from app.db.models import Appointment, Location, Patient
 from app.domain.patient_search import fold
-from app.services import auth, demo, patients, scheduling
+from app.services import auth, bench_sync, demo, patients, scheduling
 from app.services.context import Ctx
 from app.services.runtime import ClinicRuntime
 
@@ -47,6 +47,9 @@ BUDGETS = {
     "move_appointment_budget_ms": 20,
     "day_view_budget_ms": 50,
     "backup_budget_mb_per_s": 100,
+    "first_sync_budget_s": 30,
+    "incremental_sync_budget_ms": 300,
+    "server_pulls_budget_per_s": 1000,
 }
 NEXT_SLOT_CALLS = 50
 NEXT_SLOT_PROVIDERS = 5
@@ -558,6 +561,7 @@ def main(
     finally:
         runtime.close()
     report.update(_cipher_figures())
+    report.update(bench_sync.sync_figures(data_dir, lambda: used_passphrase))
     report.update(_startup_figures(data_dir, used_passphrase, password))
     report.update(BUDGETS)
     report["bench_total_s"] = round(time.perf_counter() - started, 3)

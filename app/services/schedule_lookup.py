@@ -49,6 +49,10 @@ def book_stamp(ctx: Ctx) -> str:
 
     from app.db.models import Appointment
 
+    from app.db.models import LocalSetting
+
     with ctx.uow(write=False) as uow:
         stamp = uow.session.scalar(select(func.max(Appointment.updated_at)))
-        return stamp.isoformat() if stamp else ""
+        # pulled rows keep the other workstation's times, which may be older: the sync cursor moves
+        pulled = uow.session.scalar(select(LocalSetting.value).where(LocalSetting.key == "sync.cursor"))
+        return f"{stamp.isoformat() if stamp else ''}|{pulled or ''}"

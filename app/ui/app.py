@@ -66,6 +66,7 @@ def show_main_window(runtime: ClinicRuntime, actor: Actor):  # type: ignore[no-u
     # build the search index now, so the first keystroke is as quick as the rest
     run_op(lambda: patients.warm_search(ctx), lambda _n: None, lambda _e: None)
     _start_messaging(runtime, window)
+    _start_sync(window)
     return window
 
 
@@ -81,6 +82,16 @@ def _start_messaging(runtime: ClinicRuntime, window) -> None:  # type: ignore[no
     jobs = start_background(runtime, transports)
     window.signed_out.connect(jobs.stop)
     QApplication.instance().aboutToQuit.connect(jobs.stop)
+
+
+def _start_sync(window) -> None:  # type: ignore[no-untyped-def]
+    """Cloud sync in the background while this workstation is enrolled; the status bar shows how it goes."""
+    runner = window.sync_runner
+    runner.start()  # not enrolled: the bar says "local only"; a lost token: "refused", with what to do
+    window.signed_out.connect(runner.stop)
+    app = QApplication.instance()
+    assert app is not None
+    app.aboutToQuit.connect(runner.stop)
 
 
 def _bench_startup(runtime: ClinicRuntime, app: QApplication) -> int:

@@ -152,6 +152,97 @@ def chart_shots(app: QApplication, window: QWidget, out: Path) -> None:
     page.tabs.setCurrentWidget(page.tooth_tab)
 
 
+def _pretend_enrolled(runtime) -> None:  # type: ignore[no-untyped-def]
+    """A demo clinic that looks connected and synced, with one conflict (no cloud service runs here)."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from app.db.models import Appointment, SyncConflict
+    from app.services import cloud, sync, sync_rows
+
+    cloud.write_settings(
+        runtime,
+        {
+            cloud.URL: "https://cloud.riverside-dental.example",
+            cloud.DEVICE_ID: "5f0c2a9e-8d4b-4c1e-9a27-3b6f1d2e7c40",
+            cloud.CLOUD_CLINIC: "demo",
+            cloud.TOKEN: "demo",
+            sync.LAST_OK: sync_rows.stamp(datetime.now(UTC) - timedelta(minutes=2)),
+        },
+    )
+    now = sync_rows.stamp(datetime.now(UTC))
+    with runtime.sessions() as s:
+        # the demo's history counts as sent: a synced workstation
+        s.connection().exec_driver_sql("UPDATE change_log SET pushed_at = ?", (now,))
+        booking = s.scalar(select(Appointment.id).where(Appointment.starts_at > datetime.now(UTC)).limit(1))
+        theirs = sync_rows.read(s.connection(), "appointment", [booking])[booking]
+        start = datetime.fromisoformat(theirs["starts_at"])
+        mine = {
+            **theirs,
+            "starts_at": sync_rows.stamp(start + timedelta(hours=1)),
+            "ends_at": sync_rows.stamp(datetime.fromisoformat(theirs["ends_at"]) + timedelta(hours=1)),
+            "note": "Asked for the afternoon",
+        }
+        s.add(
+            SyncConflict(
+                table_name="appointment",
+                row_id=booking,
+                reason="changed_on_both",
+                message="This record was changed here and on another workstation; "
+                "the other workstation's version is kept.",
+                local_row=json.dumps(mine),
+                server_row=json.dumps(theirs),
+                detected_at=datetime.now(UTC) - timedelta(minutes=2),
+            )
+        )
+        s.commit()
+
+
+def cloud_shots(app: QApplication, admin_window: QWidget, out: Path) -> None:
+    """Admin → Cloud before and after connecting, and the status bar's words for each sync state."""
+    from datetime import datetime, timedelta
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QVBoxLayout
+
+    from app.services.sync_background import SyncState
+    from app.ui.shell.sync_status import SyncStatusWidget
+
+    admin_page = admin_window.pages.currentWidget()  # type: ignore[attr-defined]
+    panel = admin_page.cloud  # type: ignore[union-attr]
+    admin_page.tabs.setCurrentWidget(panel)  # type: ignore[union-attr]
+    panel.address.setText("https://cloud.riverside-dental.example")
+    panel.code.setText("7KQ2-M9XD-4TPA")
+    settle(app)
+    save(admin_window, out, "25-admin-cloud-connect")
+    _pretend_enrolled(admin_window.ctx.runtime)  # type: ignore[attr-defined]
+    panel.show_connection()
+    panel.conflicts.refresh()
+    settle(app, 400)
+    save(admin_window, out, "26-admin-cloud-connected")
+
+    now = datetime.now().astimezone()
+    states = [
+        SyncState("local"),
+        SyncState("syncing"),
+        SyncState("synced", last_ok=now),
+        SyncState("pending", pending=3, last_ok=now),
+        SyncState("offline", pending=3, last_ok=now, retry_at=now + timedelta(minutes=3)),
+        SyncState("conflicts", conflicts=2, last_ok=now),
+        SyncState("refused", message="This workstation's access was revoked by the clinic; ask your administrator."),
+    ]
+    board = QWidget()
+    board.setStyleSheet("background: white;")
+    column = QVBoxLayout(board)
+    for state in states:
+        widget = SyncStatusWidget()
+        widget.show_state(state)
+        column.addWidget(widget, 0, Qt.AlignmentFlag.AlignLeft)
+    dialog_shot_on(app, board, out, "27-sync-status-states")
+
+
 def dialog_shot_on(app: QApplication, dialog: QWidget, out: Path, name: str) -> None:
     dialog.show()
     settle(app, 500)
@@ -247,6 +338,7 @@ def main(out: Path) -> int:
     admin_page.audit.refresh()  # type: ignore[attr-defined]
     settle(app, 400)
     save(admin_window, out, "11-admin-audit-log")
+    cloud_shots(app, admin_window, out)
     admin_window._signing_out = True
     admin_window.close()
     runtime.close()

@@ -3,16 +3,18 @@
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from sync.backups import UPLOADS
 from sync.server import logs
-from sync.server.api.routes import devices, enrol, health, sync
+from sync.server.api.routes import backups, devices, enrol, events, health, sync
 from sync.server.config import Settings
 from sync.server.db import make_engine, make_sessionmaker
 from sync.server.limits import BodySizeLimitMiddleware
 from sync.server.ratelimit import RateLimiter
 from sync.server.services import ServiceError
+from sync.server.services.backup_store import BackupConflict, BackupNotFound, StorageFailed
 from sync.server.services.clinics import UnknownClinic
 from sync.server.services.devices import DeviceNotFound, EnrolCodeRefused
-from sync.server.services.sync import PushIdReused
+from sync.server.services.sync import PushIdReused, PushRetry
 
 # the HTTP status of each named service error; any other ServiceError is a 400
 ERROR_STATUS: dict[type[ServiceError], int] = {
@@ -20,6 +22,10 @@ ERROR_STATUS: dict[type[ServiceError], int] = {
     DeviceNotFound: 404,
     UnknownClinic: 404,
     PushIdReused: 409,
+    PushRetry: 503,
+    BackupNotFound: 404,
+    BackupConflict: 409,
+    StorageFailed: 507,
 }
 
 
@@ -29,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logs.configure(settings.log_level)
     app = FastAPI(
         title="Chairside cloud",
-        summary="Sync, enrolment and (later) backups and the patient portal for Chairside clinics.",
+        summary="Sync, enrolment, encrypted backups and (later) the patient portal for Chairside clinics.",
         version="0.1.0",
     )
     engine = make_engine(settings.database_url)
@@ -43,9 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse(status_code=status, content={"detail": exc.message})
 
-    for module in (health, enrol, sync, devices):
+    for module in (health, enrol, sync, events, devices, backups):
         app.include_router(module.router)
     # the last added runs first: the access log sees every request, including refused ones
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_prefix={UPLOADS + "/": settings.backup_max_body_bytes},
+    )
     app.add_middleware(logs.AccessLogMiddleware)
     return app

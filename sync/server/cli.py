@@ -59,6 +59,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         access_log=False,  # ours logs method, path, status and duration, and never query strings
         log_config=logs.uvicorn_log_config(settings.log_level),
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 

@@ -1,6 +1,7 @@
 """Request size limit: a body over the limit is refused with 413 before it is parsed."""
 
 import json
+from collections.abc import Mapping
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,20 +12,26 @@ def _too_large_message(limit: int) -> str:
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """`max_bytes` for every request, except paths under a prefix in `per_prefix` (backup uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, per_prefix: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_prefix = dict(per_prefix or {})
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.per_prefix.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         received = 0
-        max_bytes = self.max_bytes
 
         async def counting_receive() -> Message:
             # a chunked body has no length up front: count it as it arrives
@@ -38,8 +45,8 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": _too_large_message(self.max_bytes)}).encode()
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
+        body = json.dumps({"detail": _too_large_message(max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",

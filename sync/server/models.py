@@ -7,6 +7,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -15,7 +18,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -101,8 +104,8 @@ class EnrolCode(Base):
 class SyncRow(Base):
     """The latest state of one synced row of a clinic, with the sequence number of its last change.
 
-    Appointment rows will also be projected into a table with a PostgreSQL exclusion
-    constraint on (provider/operatory/patient, time range); see services/sync.py ROW_CHECKS.
+    The time an appointment row books is also kept in `AppointmentSlot`, where overlaps are
+    refused; the push service stores both in one transaction.
     """
 
     __tablename__ = "sync_row"
@@ -124,6 +127,38 @@ class SyncRow(Base):
     # workstation is not sent back its own rows
     changed_by: Mapped[str | None] = mapped_column(String(36))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppointmentSlot(Base):
+    """The time a booked appointment holds for one of its provider, operatory (chair) and patient.
+
+    Kept in step with the appointment's `SyncRow` by the push service, which refuses a booking
+    that overlaps another. On PostgreSQL the generated `during` range and an exclusion
+    constraint refuse overlaps in the database too; SQLite has neither (migration 0002).
+    """
+
+    __tablename__ = "appointment_slot"
+    __table_args__ = (
+        Column("during", TSTZRANGE(), Computed("tstzrange(starts_at, ends_at, '[)')", persisted=True)),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_appointment_slot_resource", "clinic_id", "resource", "resource_id", "starts_at"),
+        ExcludeConstraint(
+            ("clinic_id", "="),
+            ("resource", "="),
+            ("resource_id", "="),
+            ("during", "&&"),
+            name="ex_appointment_slot_overlap",
+            using="gist",
+        ).ddl_if(dialect="postgresql"),
+    )
+    # the database fills `during`, the service never reads it, and SQLite has no such column
+    __mapper_args__ = {"exclude_properties": ["during"]}
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(16), primary_key=True)  # provider, operatory, patient
+    resource_id: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
 
 
 class PushReceipt(Base):

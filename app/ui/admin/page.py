@@ -1,4 +1,4 @@
-"""The Admin area: staff, security, schedule and clinical set-up, audit log; each for those allowed."""
+"""The Admin area: staff, security, schedule and clinical set-up, cloud, audit log; each for those allowed."""
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
@@ -6,13 +6,15 @@ from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.ui.admin.audit_panel import AuditPanel
 from app.ui.admin.clinical_panel import ClinicalPanel
+from app.ui.admin.cloud_panel import CloudPanel
 from app.ui.admin.schedule_setup_panel import ScheduleSetupPanel
 from app.ui.admin.security_panel import SecurityPanel
 from app.ui.admin.users_panel import UsersPanel
+from app.ui.sync.runner import SyncRunner
 
 
 class AdminPage(QWidget):
-    def __init__(self, ctx: Ctx, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Ctx, sync_runner: SyncRunner | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         assert ctx.actor is not None
         title = QLabel("Administration")
@@ -29,6 +31,9 @@ class AdminPage(QWidget):
         if Scope.CATALOGUE_ADMIN in ctx.actor.scopes and Scope.USERS_ADMIN in ctx.actor.scopes:
             self.clinical = ClinicalPanel(ctx)
             self.tabs.addTab(self.clinical, "Clinical set-up")
+        if Scope.USERS_ADMIN in ctx.actor.scopes:
+            self.cloud = CloudPanel(ctx, sync_runner)
+            self.tabs.addTab(self.cloud, "Cloud")
         if Scope.AUDIT_READ in ctx.actor.scopes:
             self.audit = AuditPanel(ctx)
             self.tabs.addTab(self.audit, "Audit log")

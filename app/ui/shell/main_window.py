@@ -26,7 +26,10 @@ from app.ui.icons import icon
 from app.ui.ops import bus
 from app.ui.shell.lock import IdleWatcher, LockScreen
 from app.ui.shell.placeholder import NotYetAvailablePage
+from app.ui.shell.sync_status import SyncStatusWidget
 from app.ui.signin.dialogs import ChangePasswordDialog
+from app.ui.sync.conflicts import ConflictsDialog
+from app.ui.sync.runner import SyncRunner
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Chairside — {ctx.runtime.info.name}")
         self.setWindowIcon(icon("app"))
         self.setMinimumSize(QSize(1100, 700))
+        # made here, started by the app (app.py) once the window shows: tests and screenshots stay offline
+        self.sync_runner = SyncRunner(ctx.runtime, self)
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -106,7 +111,7 @@ class MainWindow(QMainWindow):
             if area.key == "patients":
                 page: QWidget = self.patients
             elif area.key == "admin":
-                page = AdminPage(ctx)
+                page = AdminPage(ctx, self.sync_runner)
             elif area.key == "chart":
                 self._chart_area = LazyPage(self._make_chart_page)
                 page = self._chart_area
@@ -155,13 +160,16 @@ class MainWindow(QMainWindow):
         self.user_label = QLabel(f"  {actor.display_name} ({actor.role.label})  ")
         self.user_label.setObjectName("statusUser")
         self.station_label = QLabel(f"  Workstation: {self.ctx.runtime.workstation_name}  ")
-        # cloud sync arrives with its own release; until then the state is stated, not faked
-        self.sync_label = QLabel("  Sync: local only (cloud sync not set up)  ")
-        self.sync_label.setObjectName("statusSync")
+        self.sync_status = SyncStatusWidget()
+        self.sync_status.setObjectName("statusSync")
+        self.sync_status.conflicts_requested.connect(self.show_conflicts)
+        self.sync_runner.state_changed.connect(self.sync_status.show_state)
+        self._conflicts_dialog: ConflictsDialog | None = None
         bar = self.statusBar()
         bar.addWidget(self.user_label)
         bar.addWidget(self.station_label)
-        bar.addPermanentWidget(self.sync_label)
+        bar.addPermanentWidget(self.sync_status)
+        self.sync_runner.refresh()
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -189,9 +197,23 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
-    def _on_changes(self, areas: frozenset[str], _origin: object) -> None:
+    def _on_changes(self, areas: frozenset[str], origin: object) -> None:
         if "settings" in areas:
             self.idle.set_timeout_ms(self.ctx.runtime.policy.idle_lock_minutes * 60_000)
+        if "cloud" in areas:
+            self.sync_runner.reconnect()
+        elif "sync" in areas and origin is not self.sync_runner:
+            self.sync_runner.refresh()  # conflicts resolved or a round run by hand: new counts
+
+    def show_conflicts(self) -> None:
+        """The conflicts list, for anyone signed in (choosing needs the record's permission)."""
+        if self._conflicts_dialog is None:
+            self._conflicts_dialog = ConflictsDialog(self.ctx, self)
+        else:
+            self._conflicts_dialog.list.refresh()
+        self._conflicts_dialog.show()
+        self._conflicts_dialog.raise_()
+        self._conflicts_dialog.activateWindow()
 
     def go_to(self, key: str) -> None:
         self.nav.setCurrentRow(self._page_index[key])
@@ -286,6 +308,7 @@ class MainWindow(QMainWindow):
             auth.sign_out(self.ctx)
             self._save_geometry()
         QApplication.instance().removeEventFilter(self.idle)
+        self.sync_runner.stop()
         event.accept()
 
     def _save_geometry(self) -> None:

@@ -10,7 +10,6 @@ the rows up to it can never step over a change that commits later with a smaller
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from sync.protocol import (
     FIELD_VERSIONS_KEY,
     SCHEMA_VERSION,
     Conflict,
+    ConflictReason,
     PullResponse,
     PushRequest,
     PushResponse,
@@ -31,6 +31,7 @@ from sync.protocol import (
 )
 from sync.server.models import Clinic, PushReceipt, SyncRow, utcnow
 from sync.server.services import ServiceError
+from sync.server.services.bookings import APPOINTMENT_TABLE, Bookings, BookingsChanged
 
 # keys the merge never treats as clinical fields
 _BOOKKEEPING = frozenset({"id", "version", FIELD_VERSIONS_KEY})
@@ -41,11 +42,8 @@ class PushIdReused(ServiceError):
     pass
 
 
-# Per-table checks run on a row before it is stored; a check returns a Conflict to refuse it.
-# The appointment overlap check (provider, operatory or patient booked twice, enforced by a
-# PostgreSQL exclusion constraint on time ranges) belongs here, as ROW_CHECKS["appointment"].
-RowCheck = Callable[[Session, str, Row], Conflict | None]
-ROW_CHECKS: dict[str, RowCheck] = {}
+class PushRetry(ServiceError):
+    """Nothing was applied; the same push sent again will be checked afresh."""
 
 
 def _instant(value: object) -> datetime:
@@ -186,10 +184,20 @@ class ClinicSync:
         applier = _Applier(self, clinic.last_seq, request.last_pulled_cursor)
         for table, table_changes in request.changes.items():
             existing = self._existing(table, table_changes)
-            for row in [*table_changes.created, *table_changes.updated]:
-                applier.upsert(table, row, existing)
-            for row_id in table_changes.deleted:
-                applier.delete(table, row_id, existing)
+            # the new rows are written together at the end, not one by one before each booking check
+            with self.session.no_autoflush:
+                for row in [*table_changes.created, *table_changes.updated]:
+                    applier.upsert(table, row, existing)
+                for row_id in table_changes.deleted:
+                    applier.delete(table, row_id, existing)
+        try:
+            applier.bookings.flush()
+        except BookingsChanged:
+            self.session.rollback()
+            raise PushRetry(
+                "The appointment book changed while this push was being checked; nothing was applied. "
+                "The workstation will send it again."
+            ) from None
         clinic.last_seq = applier.seq
         response = PushResponse(applied=applier.applied, conflicts=applier.conflicts, cursor=applier.seq)
         self.session.add(
@@ -246,12 +254,13 @@ class _Applier:
         self.last_pulled_cursor = last_pulled_cursor
         self.applied = 0
         self.conflicts: list[Conflict] = []
+        self.bookings = Bookings(sync.session, sync.clinic_id)
 
     def _next_seq(self) -> int:
         self.seq += 1
         return self.seq
 
-    def _conflict(self, table: str, row_id: str, reason: Any, message: str, current: SyncRow) -> None:
+    def _conflict(self, table: str, row_id: str, reason: ConflictReason, message: str, current: SyncRow) -> None:
         server_row = ClinicSync._wire_row(current)
         if current.deleted:
             server_row["_deleted"] = True
@@ -263,31 +272,31 @@ class _Applier:
         """Whether another workstation changed the row after the pusher last pulled."""
         return current.server_seq > self.last_pulled_cursor and current.changed_by != self.device_id
 
+    def _admit(self, table: str, row: Row, existing: dict[str, SyncRow], *, new: bool = False) -> bool:
+        """Whether a row about to be stored may be: a booking takes its time, or is refused as overlapping."""
+        if table != APPOINTMENT_TABLE:
+            return True
+        clash = self.bookings.reserve(row, new=new)
+        if clash is None:
+            return True
+        holder = existing.get(clash.row_id) or self.session.scalars(
+            select(SyncRow).where(
+                SyncRow.clinic_id == self.clinic_id,
+                SyncRow.table_name == APPOINTMENT_TABLE,
+                SyncRow.row_id == clash.row_id,
+            )
+        ).one()
+        self._conflict(table, row["id"], "overlap", clash.message(), holder)
+        return False
+
     def upsert(self, table: str, row: Row, existing: dict[str, SyncRow]) -> None:
         row_id: str = row["id"]
-        check = ROW_CHECKS.get(table)
-        if check is not None and (refused := check(self.session, self.clinic_id, row)) is not None:
-            self.conflicts.append(refused)
-            return
         current = existing.get(row_id)
         now = utcnow()
         if current is None:
-            seq = self._next_seq()
-            stored = SyncRow(
-                clinic_id=self.clinic_id,
-                table_name=table,
-                row_id=row_id,
-                data=dict(row),
-                version=row["version"],
-                deleted=False,
-                server_seq=seq,
-                created_seq=seq,
-                changed_by=self.device_id,
-                updated_at=now,
-            )
-            self.session.add(stored)
-            existing[row_id] = stored
-            self.applied += 1
+            if self._admit(table, row, existing, new=True):
+                existing[row_id] = self._insert(table, row_id, dict(row), row["version"], deleted=False)
+                self.applied += 1
             return
         if current.deleted:
             self._conflict(
@@ -310,8 +319,9 @@ class _Applier:
             self.applied += 1
             return
         if row["version"] > current.version:
-            self._store(current, dict(row), row["version"], self.device_id, now)
-            self.applied += 1
+            if self._admit(table, row, existing):
+                self._store(current, dict(row), row["version"], self.device_id, now)
+                self.applied += 1
             return
         self._conflict(
             table,
@@ -320,6 +330,23 @@ class _Applier:
             f"Another workstation saved version {current.version} of this record first.",
             current,
         )
+
+    def _insert(self, table: str, row_id: str, data: Row, version: int, deleted: bool) -> SyncRow:
+        seq = self._next_seq()
+        stored = SyncRow(
+            clinic_id=self.clinic_id,
+            table_name=table,
+            row_id=row_id,
+            data=data,
+            version=version,
+            deleted=deleted,
+            server_seq=seq,
+            created_seq=seq,
+            changed_by=self.device_id,
+            updated_at=utcnow(),
+        )
+        self.session.add(stored)
+        return stored
 
     def _store(self, current: SyncRow, data: Row, version: int, changed_by: str | None, now: datetime) -> None:
         current.data = {**data, "version": version}
@@ -331,26 +358,13 @@ class _Applier:
     def delete(self, table: str, row_id: str, existing: dict[str, SyncRow]) -> None:
         """A tombstone: the row stays, flagged deleted, and travels as a deletion."""
         current = existing.get(row_id)
-        now = utcnow()
         if current is None:
-            seq = self._next_seq()
-            stored = SyncRow(
-                clinic_id=self.clinic_id,
-                table_name=table,
-                row_id=row_id,
-                data={"id": row_id, "version": 0},
-                version=0,
-                deleted=True,
-                server_seq=seq,
-                created_seq=seq,
-                changed_by=self.device_id,
-                updated_at=now,
-            )
-            self.session.add(stored)
-            existing[row_id] = stored
+            existing[row_id] = self._insert(table, row_id, {"id": row_id, "version": 0}, 0, deleted=True)
         elif not current.deleted:
             current.deleted = True
-            self._store(current, current.data, current.version + 1, self.device_id, now)
+            self._store(current, current.data, current.version + 1, self.device_id, utcnow())
+            if table == APPOINTMENT_TABLE:
+                self.bookings.release(row_id)
         self.applied += 1
 
 

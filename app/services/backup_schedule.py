@@ -1,0 +1,191 @@
+"""The nightly backup: at 02:30 clinic time, to the clinic's cloud and/or this workstation's
+backup folder, then retention (7 daily, 4 weekly, 12 monthly).
+
+Destinations: the cloud if this workstation is enrolled, and the folder set in
+local_setting `backup.folder` (a USB disk or NAS share), each on its own: one failing
+does not stop the other. Failures are logged (backups, stores and reasons, never patient
+data); an interrupted backup resumes on the next run.
+
+The job runs on the open clinic's APScheduler (app.services.background) in its own
+one-thread executor, so a long first upload never holds up the reminder and outbox jobs.
+Like those jobs, the persisted job names only the clinic id and finds the running clinic
+in `_RUNNING`. A night missed while the program was closed runs once, a few minutes after
+it opens: a re-added job gets a fresh next run time, so the miss is judged from the last
+run kept in local_setting `backup.last_nightly`. Closing the program stops a running
+backup at its next chunk (`stop`), rather than holding the program open until it ends.
+"""
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from app.domain.backup_format import Retention
+from app.domain.errors import UserError
+from app.services import backup, cloud
+from app.services.backup import BackupStore, FolderStore, PassphraseProvider
+from app.services.backup_cloud import open_cloud_store
+from app.services.runtime import ClinicRuntime
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "nightly-backup"
+EXECUTOR = "backup"
+AT = time(2, 30)
+CATCH_UP_AFTER = timedelta(minutes=5)  # after start-up, for a missed night
+POLICY = Retention(daily=7, weekly=4, monthly=12)
+FOLDER_SETTING, LAST_RUN_SETTING = "backup.folder", "backup.last_nightly"
+
+
+@dataclass
+class _Running:
+    runtime: ClinicRuntime
+    passphrase: PassphraseProvider
+    stopping: threading.Event
+
+
+_RUNNING: dict[str, _Running] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    destination: str
+    backup_id: str | None = None
+    pruned: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def backup_folder(runtime: ClinicRuntime) -> Path | None:
+    value = cloud.read_settings(runtime, FOLDER_SETTING).get(FOLDER_SETTING)
+    return Path(value) if value else None
+
+
+def set_backup_folder(runtime: ClinicRuntime, folder: Path | None) -> None:
+    """The folder the nightly backup also goes to on this workstation (None: no folder)."""
+    cloud.write_settings(runtime, {FOLDER_SETTING: str(folder) if folder else None})
+
+
+def _back_up(
+    runtime: ClinicRuntime,
+    destination: str,
+    open_store: Callable[[], AbstractContextManager[BackupStore]],
+    passphrase: PassphraseProvider,
+    stopping: threading.Event,
+) -> Outcome:
+    try:
+        with open_store() as store:
+            destination = store.describe()
+            made = backup.create(runtime, store, passphrase=passphrase, stop=stopping)
+            pruned = backup.apply_retention(
+                store,
+                runtime.info.clinic_id,
+                daily=POLICY.daily,
+                weekly=POLICY.weekly,
+                monthly=POLICY.monthly,
+                tz=ZoneInfo(runtime.info.time_zone),
+                runtime=runtime,
+            )
+    except UserError as e:  # messages name stores, backups and reasons only
+        log.warning("nightly backup to %s failed: %s", destination, e)
+        return Outcome(destination, error=str(e))
+    except Exception as e:
+        # the type only: database errors quote their parameters, which can be patient data
+        log.error("nightly backup to %s failed (%s)", destination, type(e).__name__)
+        return Outcome(destination, error=type(e).__name__)
+    log.info("nightly backup %s written to %s; %d older ones pruned", made.backup_id, destination, len(pruned))
+    return Outcome(destination, made.backup_id, tuple(pruned))
+
+
+def run_nightly(
+    runtime: ClinicRuntime,
+    *,
+    passphrase: PassphraseProvider = lambda: None,
+    stopping: threading.Event | None = None,
+) -> list[Outcome]:
+    """Back up to every configured destination and apply retention; one outcome each."""
+    stopping = stopping or threading.Event()
+    outcomes = []
+    folder = backup_folder(runtime)
+    if folder is not None:
+        store = FolderStore(folder)
+        outcomes.append(
+            _back_up(runtime, store.describe(), lambda: contextlib.nullcontext(store), passphrase, stopping)
+        )
+    if cloud.read_settings(runtime, cloud.URL):
+        outcomes.append(_back_up(runtime, "the cloud service", lambda: open_cloud_store(runtime), passphrase, stopping))
+    if not outcomes:
+        log.info("nightly backup: no destination set (no backup folder, not enrolled in a cloud)")
+    if not stopping.is_set():
+        cloud.write_settings(runtime, {LAST_RUN_SETTING: datetime.now(UTC).isoformat()})
+    return outcomes
+
+
+def _nightly_job(clinic_id: str) -> None:
+    running = _RUNNING.get(clinic_id)
+    if running is None:
+        return
+    try:
+        run_nightly(running.runtime, passphrase=running.passphrase, stopping=running.stopping)
+    except Exception as e:
+        log.error("nightly backup failed (%s)", type(e).__name__)
+
+
+def _last_due(now: datetime, tz: ZoneInfo, at: time) -> datetime:
+    """The latest nightly time at or before `now`."""
+    local = now.astimezone(tz)
+    due = datetime.combine(local.date(), at, tzinfo=tz)
+    return due if due <= local else due - timedelta(days=1)
+
+
+def _missed(runtime: ClinicRuntime, now: datetime, tz: ZoneInfo, at: time) -> bool:
+    last = cloud.read_settings(runtime, LAST_RUN_SETTING).get(LAST_RUN_SETTING)
+    try:
+        return last is None or datetime.fromisoformat(last) < _last_due(now, tz, at)
+    except ValueError:
+        return True
+
+
+def add_nightly_job(
+    scheduler: BaseScheduler,
+    runtime: ClinicRuntime,
+    *,
+    passphrase: PassphraseProvider = lambda: None,
+    at: time = AT,
+    now: datetime | None = None,
+) -> None:
+    """Schedule the clinic's nightly backup on `scheduler` (call before `scheduler.start()`)."""
+    clinic_id = runtime.info.clinic_id
+    _RUNNING[clinic_id] = _Running(runtime, passphrase, threading.Event())
+    with contextlib.suppress(ValueError):  # already added
+        scheduler.add_executor(ThreadPoolExecutor(max_workers=1), alias=EXECUTOR)
+    tz = ZoneInfo(runtime.info.time_zone)
+    now = now or datetime.now(UTC)
+    catch_up = {"next_run_time": now + CATCH_UP_AFTER} if _missed(runtime, now, tz, at) else {}
+    scheduler.add_job(
+        _nightly_job,
+        CronTrigger(hour=at.hour, minute=at.minute, timezone=tz),
+        id=JOB_ID,
+        args=[clinic_id],
+        executor=EXECUTOR,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,  # a night slept through (laptop lid shut) still runs, once
+        **catch_up,
+    )
+
+
+def stop(clinic_id: str) -> None:
+    """The program is closing: a running backup stops at its next chunk; no further runs."""
+    running = _RUNNING.pop(clinic_id, None)
+    if running is not None:
+        running.stopping.set()
