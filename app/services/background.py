@@ -1,4 +1,5 @@
-"""Background work on the workstation: the reminder scan and the outbox workers, on APScheduler.
+"""Background work on the workstation: the reminder scan, the outbox workers and the nightly
+backup, on APScheduler.
 
 Jobs live in a persistent APScheduler job store inside the (encrypted) clinic database, so
 the schedule and missed runs survive a restart: a scan missed while the program was closed
@@ -21,7 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from app.services import reminders
+from app.services import backup_schedule, reminders
 from app.services.messaging import outbox
 from app.services.messaging.transports import Transport
 from app.services.runtime import ClinicRuntime
@@ -158,10 +159,12 @@ class BackgroundJobs:
             misfire_grace_time=max(1, int(self.intervals.high.total_seconds())),
             **common,
         )
+        backup_schedule.add_nightly_job(self.scheduler, self.runtime)
         try:
             self.scheduler.start()
         except BaseException:
             _RUNNING.pop(self.clinic_id, None)
+            backup_schedule.stop(self.clinic_id)
             raise
 
     def kick(self) -> None:
@@ -179,6 +182,8 @@ class BackgroundJobs:
         """Finish the message in flight, then stop; queued messages wait in the outbox for next time."""
         self.stopping.set()
         try:
+            # a nightly backup stops at its next chunk and resumes next time
+            backup_schedule.stop(self.clinic_id)
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
         finally:

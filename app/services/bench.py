@@ -561,7 +561,8 @@ def main(
     finally:
         runtime.close()
     report.update(_cipher_figures())
-    report.update(bench_sync.sync_figures(data_dir, lambda: used_passphrase))
+    if os.environ.get("CHAIRSIDE_BENCH_SYNC", "1") != "0":
+        report.update(bench_sync.sync_figures(data_dir, lambda: used_passphrase))
     report.update(_startup_figures(data_dir, used_passphrase, password))
     report.update(BUDGETS)
     report["bench_total_s"] = round(time.perf_counter() - started, 3)

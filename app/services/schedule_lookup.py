@@ -47,9 +47,7 @@ def book_stamp(ctx: Ctx) -> str:
     """Changes whenever any appointment changes: open books poll it to refresh within a second."""
     from sqlalchemy import func
 
-    from app.db.models import Appointment
-
-    from app.db.models import LocalSetting
+    from app.db.models import Appointment, LocalSetting
 
     with ctx.uow(write=False) as uow:
         stamp = uow.session.scalar(select(func.max(Appointment.updated_at)))
