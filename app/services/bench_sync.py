@@ -33,20 +33,21 @@ from sync.protocol import SCHEMA_VERSION
 
 CLOUD_CLI = str(Path(sys.executable).with_name("chairside-cloud"))
 INCREMENTAL_CHANGES = 100
-LOAD_SECONDS = 5.0
-LOAD_THREADS = 16
+LOAD_SECONDS = 4.0
+LOAD_THREADS = 8
 
 _LOAD = """
 import sys, threading, time, httpx
-url, token, schema, seconds, threads = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+url, token, schema, seconds, threads, path = sys.argv[1:7]
+seconds, threads = float(seconds), int(threads)
 headers = {"Authorization": f"Bearer {token}", "X-Chairside-Schema": schema}
 counts = [0] * threads
 stop = time.perf_counter() + seconds
 def run(i):
     with httpx.Client(base_url=url, headers=headers) as c:
-        cursor = c.get("/v1/sync/pull").json()["cursor"]
+        params = {"cursor": c.get("/v1/sync/pull").json()["cursor"]} if path.endswith("pull") else {}
         while time.perf_counter() < stop:
-            assert c.get("/v1/sync/pull", params={"cursor": cursor}).status_code == 200
+            assert c.get(path, params=params).status_code == 200
             counts[i] += 1
 workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
 started = time.perf_counter()
@@ -141,12 +142,8 @@ def sync_figures(data_dir: Path, passphrase: Callable[[], str | None]) -> dict[s
                     surgery.close()
             finally:
                 desk.close()
-            load = subprocess.run(
-                [sys.executable, "-c", _LOAD, base, token, SCHEMA_VERSION, str(LOAD_SECONDS), str(LOAD_THREADS)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            # the floor: the same load process against the bare health endpoint
+            loads = {path: _load(base, token, path) for path in ("/v1/sync/pull", "/health")}
     figures: dict[str, Any] = {
         "sync_rows": pushed.pushed,
         "initial_push_s": round(initial_push, 2),
@@ -156,8 +153,24 @@ def sync_figures(data_dir: Path, passphrase: Callable[[], str | None]) -> dict[s
         "incremental_sync_ms": round(incremental * 1000, 1),
         "cloud_database": "postgresql" if os.environ.get("CHAIRSIDE_BENCH_CLOUD_DATABASE_URL") else "sqlite",
     }
-    if load.returncode == 0:
-        figures["server_pulls_per_s"] = round(float(load.stdout.strip()), 1)
+    pulls, health = loads["/v1/sync/pull"], loads["/health"]
+    if isinstance(pulls, float) and isinstance(health, float):
+        figures.update(
+            server_pulls_per_s=round(pulls, 1),
+            server_health_floor_per_s=round(health, 1),
+            server_pulls_ratio_to_floor=round(pulls / health, 2),
+        )
     else:
-        figures["server_pulls_error"] = load.stderr.strip()[-300:]
+        figures["server_pulls_error"] = str(pulls if isinstance(pulls, str) else health)
     return figures
+
+
+def _load(base: str, token: str, path: str) -> float | str:
+    """Requests per second from a separate process; or why it failed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD, base, token, SCHEMA_VERSION, str(LOAD_SECONDS), str(LOAD_THREADS), path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return float(done.stdout.strip()) if done.returncode == 0 else done.stderr.strip()[-300:]

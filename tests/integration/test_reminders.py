@@ -822,7 +822,7 @@ def test_background_jobs_persist_in_the_clinic_database_and_run_on_demand(runtim
     with runtime.engine.connect() as conn:
         assert inspect(conn).has_table(JOB_TABLE)
         stored = conn.execute(text(f"SELECT id FROM {JOB_TABLE} ORDER BY id")).scalars().all()
-    assert stored == ["outbox-drain", "outbox-high", "reminder-scan"]
+    assert stored == ["nightly-backup", "outbox-drain", "outbox-high", "reminder-scan"]
 
 
 def test_the_scheduler_drains_the_outbox_on_its_own(runtime, transports, gateway):

@@ -132,6 +132,9 @@ class ClinicSync:
             # a cursor this clinic never handed out (the service was restored from an older
             # backup): start again from the beginning rather than miss anything
             cursor = 0
+        if cursor == head:
+            # nothing new: the common case of a workstation polling, answered without the rows query
+            return PullResponse(changes={}, cursor=head, schema=SCHEMA_VERSION, has_more=False)
         rows = list(
             self.session.scalars(
                 select(SyncRow)
