@@ -18,7 +18,17 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        database_url,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # psycopg prepares repeated statements; PostgreSQL's generic plan for "this clinic's rows
+        # with these ids" walks every row of the clinic (one clinic is most of a shard), so each
+        # execution is planned for its own parameters
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
