@@ -8,6 +8,7 @@ the listener ends. Callbacks run on the listener's thread: keep them short (post
 thread, wake the sync loop) and let them not raise, since an exception ends the listener.
 """
 
+import contextlib
 import json
 import logging
 import random
@@ -227,7 +228,5 @@ def _cut(response: httpx.Response) -> None:
     if not isinstance(sock, socket.socket):
         response.close()  # no socket to reach (a test transport): closing is all there is
         return
-    try:
+    with contextlib.suppress(OSError):  # already closed
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed

@@ -5,6 +5,7 @@ keyring; with no keyring (headless Linux) it is kept in `local_setting` instead,
 inside the encrypted database, so it is never on disk in the clear.
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,9 +158,7 @@ def set_ca_bundle(runtime: ClinicRuntime, ca_bundle: str | None) -> None:
 
 def forget(runtime: ClinicRuntime) -> None:
     """Disconnect this workstation from the cloud (its local data stays)."""
-    try:
+    with contextlib.suppress(KeyringError):  # nothing kept there, or no keyring at all
         keyring.delete_password(KEYRING_SERVICE, runtime.workstation_id)
-    except KeyringError:
-        pass  # nothing kept there, or no keyring
     # the cloud clinic id stays: enrolling again into the same clinic is a reconnection, not a merge
     write_settings(runtime, dict.fromkeys((URL, CA_BUNDLE, DEVICE_ID, TOKEN)))
