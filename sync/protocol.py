@@ -39,6 +39,7 @@ Conflict rules (applied by the server, one push in one transaction):
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -53,6 +54,19 @@ FIELD_MERGE_TABLES = frozenset({"patient"})
 FIELD_VERSIONS_KEY = "_field_versions"
 
 REVOKED_MESSAGE = "This workstation's access was revoked by the clinic; ask your administrator to enrol it again."
+
+
+def instant(value: object) -> datetime | None:
+    """A row's ISO-8601 time as an aware UTC instant (a time without a zone is UTC, as stored);
+    None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

@@ -7,7 +7,7 @@ from sync.backups import UPLOADS
 from sync.server import logs
 from sync.server.api.routes import backups, devices, enrol, events, health, sync
 from sync.server.config import Settings
-from sync.server.db import make_engine, make_sessionmaker
+from sync.server.db import make_engine, make_reader, make_sessionmaker
 from sync.server.limits import BodySizeLimitMiddleware
 from sync.server.ratelimit import RateLimiter
 from sync.server.services import ServiceError
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.reader = make_reader(engine)
+    app.state.poller = make_reader(make_engine(settings.database_url, for_the_event_loop=True))
     app.state.enrol_limiter = RateLimiter(settings.enrol_rate_per_minute)
 
     @app.exception_handler(ServiceError)

@@ -8,7 +8,6 @@ re-check runs every 0.5 s here (EVENTS_RECHECK_SECONDS) so revocation shows quic
 
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -26,16 +25,11 @@ from sync.client import CloudClient
 from sync.events import Backoff, ChangeListener
 from sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION, PushRequest
 from sync.server.services import clinics
+from tests.server.workstations import free_port, wait_until_serving
 
 CLI = str(Path(sys.executable).with_name("chairside-cloud"))
 PATIENT_NAME = "Philippa Quennell-Ashdown"
 WAIT = 3.0  # generous: the service polls every 0.25 s
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Served:
@@ -49,7 +43,7 @@ class Served:
             "ENROL_RATE_PER_MINUTE": "1000",  # every test enrols its own workstations
             "SHUTDOWN_GRACE_SECONDS": "1",
         }
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,20 +56,7 @@ class Served:
                 stdout=log_file,
                 stderr=log_file,
             )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"chairside-cloud serve exited with {self.process.returncode}:\n{self.log_path.read_text()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"chairside-cloud serve did not answer /health in 30 s:\n{self.log_path.read_text()}")
-            time.sleep(0.1)
+        wait_until_serving(self.process, self.url, self.log_path)
 
     def stop(self) -> None:
         if self.process is None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync.protocol import SCHEMA_VERSION
 from sync.server import logs
 from sync.server.app import create_app
 from sync.server.config import Settings
@@ -79,3 +80,11 @@ def test_logs_hold_method_path_status_and_duration_but_no_patient_data_or_tokens
     assert all(isinstance(r["duration_ms"], float) for r in requests)
     (error,) = [json.loads(line) for line in lines if '"event": "error"' in line]
     assert error["error_type"] == "ValueError"
+
+
+def test_health_says_503_when_the_database_cannot_be_reached(settings: Settings) -> None:
+    gone = settings.model_copy(update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/nowhere"})
+    with TestClient(create_app(gone)) as client:
+        answer = client.get("/health")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "database": "unreachable", "client_schema": SCHEMA_VERSION}

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ import httpx
 import pytest
 
 from sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION
+from tests.server.workstations import free_port, wait_until_serving
 
 PATIENT_NAME = "Ottoline Brackenridge"
 CLI = str(Path(sys.executable).with_name("chairside-cloud"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -37,7 +31,7 @@ def server(
 ) -> Iterator[tuple[str, dict[str, str], Path]]:
     """The service serving a brand-new database: `serve` has to migrate it first."""
     env = {**os.environ, "DATABASE_URL": fresh_database_url}
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("cloud") / "serve.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
@@ -45,18 +39,7 @@ def server(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"chairside-cloud serve exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"chairside-cloud serve did not answer /health in 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_until_serving(process, url, log_path)
         yield url, env, log_path
     finally:
         process.terminate()

@@ -1,10 +1,13 @@
 """Pull and push: cursors, tombstones, idempotent retries, conflicts and the field-by-field merge."""
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sync.protocol import FIELD_VERSIONS_KEY, PushRequest, TableChanges
-from sync.server.models import Clinic, PushReceipt, SyncRow
+from sync.server.models import Clinic, Device, PushReceipt, SyncRow, utcnow
+from sync.server.services import devices
 from tests.server.conftest import Cloud, Workstation
 
 T0 = "2026-03-02T09:00:00.000000Z"
@@ -74,6 +77,23 @@ def test_a_workstation_is_not_sent_back_the_rows_it_pushed(cloud: Cloud) -> None
 
     assert pulled.changes == {}
     assert pulled.cursor == result.cursor
+
+
+def test_polling_at_the_head_still_checks_revocation_and_notes_when_it_was_seen(cloud: Cloud, db: Session) -> None:
+    desk = cloud.enrol(cloud.clinic())
+    head = push(desk, {"patient": TableChanges(created=[patient("p1", 1, last_name="Ames")])}, 0).cursor
+    assert desk.pull(head).changes == {}  # the quick no-change answer
+
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    db.execute(update(Device).where(Device.id == desk.device_id).values(last_seen_at=an_hour_ago))
+    db.commit()
+    assert desk.pull(head).cursor == head
+    db.expire_all()
+    assert db.get_one(Device, desk.device_id).last_seen_at > an_hour_ago  # noted again
+
+    devices.revoke(db, desk.clinic_id, desk.device_id)
+    refused = desk.client.get("/v1/sync/pull", params={"cursor": head}, headers=desk.headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
 
 
 def test_a_big_first_sync_comes_in_pages(cloud: Cloud) -> None:

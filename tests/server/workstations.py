@@ -4,14 +4,17 @@ Not a test module: the workstation sync tests share these helpers.
 """
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 
 from app.domain.patients import PatientInput
@@ -25,6 +28,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Until a `chairside-cloud serve` process answers /health; the test fails with its log otherwise."""
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"chairside-cloud serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"chairside-cloud serve did not answer /health in 30 s:\n{log_path.read_text()}")
+        time.sleep(0.1)
 
 
 @dataclass

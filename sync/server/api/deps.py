@@ -1,17 +1,20 @@
 """Typed dependencies shared by the routes: settings, a session, the calling workstation."""
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION
 from sync.server.config import Settings
-from sync.server.models import Device
 from sync.server.services import devices
 from sync.server.services.sync import ClinicSync
+
+T = TypeVar("T")
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,26 +33,36 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="The device token a workstation got at enrolment.")
 
 
-def current_device(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Device:
-    """The enrolled workstation behind `Authorization: Bearer <token>`; 401 otherwise."""
+async def device_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The token of `Authorization: Bearer <token>` (not yet checked); 401 without one."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(
             status_code=401,
             detail="This request carries no workstation token; enrol the workstation first.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return credentials.credentials
+
+
+DeviceToken = Annotated[str, Depends(device_token)]
+
+
+def authenticated(session: Session, token: str) -> devices.Caller:
+    """The enrolled workstation holding `token`; 401 otherwise."""
     try:
-        return devices.authenticate(session, credentials.credentials)
+        return devices.authenticate(session, token)
     except (devices.NotEnrolled, devices.DeviceRevoked) as refused:
         raise HTTPException(status_code=401, detail=refused.message, headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-CurrentDevice = Annotated[Device, Depends(current_device)]
+def current_device(session: SessionDep, token: DeviceToken) -> devices.Caller:
+    return authenticated(session, token)
 
 
-def client_schema(x_chairside_schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None) -> str:
+CurrentDevice = Annotated[devices.Caller, Depends(current_device)]
+
+
+async def client_schema(x_chairside_schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None) -> str:
     """The client's database schema; anything but ours is refused with 426 before any work."""
     if x_chairside_schema == SCHEMA_VERSION:
         return x_chairside_schema
@@ -70,8 +83,48 @@ def client_schema(x_chairside_schema: Annotated[str | None, Header(alias=SCHEMA_
 ClientSchema = Annotated[str, Depends(client_schema)]
 
 
-def clinic_sync(session: SessionDep, device: CurrentDevice, settings: SettingsDep, _schema: ClientSchema) -> ClinicSync:
-    return ClinicSync(session, device.clinic_id, device.id, max_page_rows=settings.pull_page_rows)
+def nothing_new(request: Request, token: str, cursor: int) -> bool:
+    """On the event loop: whether a pull at `cursor` has nothing to answer (devices.polled_at_head).
+
+    Most pulls are a workstation polling with nothing new: one primary-key lookup over the
+    loop's own connection (db.make_engine) costs less than handing the request to a worker
+    thread. Anything else, and any database error, goes the full way (run_for_clinic).
+    """
+    try:
+        with request.app.state.poller() as session:
+            return devices.polled_at_head(session, token, cursor)
+    except DBAPIError:
+        return False
 
 
-ClinicSyncDep = Annotated[ClinicSync, Depends(clinic_sync)]
+async def run_for_clinic(
+    request: Request, token: str, work: Callable[[ClinicSync], T], *, reads_only: bool = False
+) -> T:
+    """`work` for the workstation holding `token`, with its session, in one worker thread.
+
+    The sync routes are the hot path (every workstation polls): opening the session,
+    checking the token and the work itself share one thread hop instead of one per dependency.
+    `reads_only`: work that needs no transaction around its statements (db.make_reader).
+    """
+    state = request.app.state
+    make_session = state.reader if reads_only else state.sessionmaker
+
+    def in_thread() -> T:
+        with make_session() as session:
+            caller = authenticated(session, token)
+            sync = ClinicSync(
+                session,
+                caller.clinic_id,
+                caller.id,
+                max_page_rows=state.settings.pull_page_rows,
+                seq_at_auth=caller.clinic_seq,
+            )
+            return work(sync)
+
+    try:
+        return await run_in_threadpool(in_thread)
+    except DBAPIError as e:
+        if not (reads_only and e.connection_invalidated):
+            raise
+        # the database restarted since this connection was pooled: reads are safe to run again
+        return await run_in_threadpool(in_thread)

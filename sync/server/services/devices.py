@@ -5,8 +5,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from sync.protocol import REVOKED_MESSAGE
@@ -80,20 +81,55 @@ def enrol(session: Session, code: str, device_name: str, now: datetime | None = 
     return Enrolment(token=token, device=device, clinic=clinic)
 
 
-def authenticate(session: Session, token: str, now: datetime | None = None) -> Device:
+@dataclass(frozen=True)
+class Caller:
+    """The workstation behind a token, and its clinic's change sequence read in the same query."""
+
+    id: str
+    clinic_id: str
+    clinic_seq: int
+
+
+def _look_up(session: Session, token: str) -> Row[Any] | None:
+    # plain columns, no ORM object: this runs on every request of every workstation
+    return session.execute(
+        select(Device.id, Device.clinic_id, Device.revoked_at, Device.last_seen_at, Clinic.last_seq)
+        .join(Clinic, Clinic.id == Device.clinic_id)
+        .where(Device.token_hash == token_hash(token))
+    ).one_or_none()
+
+
+def _seen_recently(last_seen_at: datetime | None, now: datetime) -> bool:
+    return last_seen_at is not None and now - last_seen_at < LAST_SEEN_RESOLUTION
+
+
+def authenticate(session: Session, token: str, now: datetime | None = None) -> Caller:
     """The enrolled, unrevoked device holding `token`; notes when it was last seen."""
-    device = session.scalars(select(Device).where(Device.token_hash == token_hash(token))).one_or_none()
-    if device is None:
+    found = _look_up(session, token)
+    if found is None:
         raise NotEnrolled(
             "This workstation is not enrolled with this cloud service; enrol it with a code from your administrator."
         )
-    if device.revoked_at is not None:
+    if found.revoked_at is not None:
         raise DeviceRevoked(REVOKED_MESSAGE)
     now = now or utcnow()
-    if device.last_seen_at is None or now - device.last_seen_at >= LAST_SEEN_RESOLUTION:
-        device.last_seen_at = now
+    if not _seen_recently(found.last_seen_at, now):
+        session.execute(update(Device).where(Device.id == found.id).values(last_seen_at=now))
         session.commit()
-    return device
+    return Caller(found.id, found.clinic_id, found.last_seq)
+
+
+def polled_at_head(session: Session, token: str, cursor: int, now: datetime | None = None) -> bool:
+    """Whether `token` is an enrolled, unrevoked workstation, noted as seen within the last
+    minute, whose clinic's change sequence is still `cursor`: a poll with nothing to answer.
+    Only reads; every other case (a refusal, a note to write, changes) is `authenticate`'s."""
+    found = _look_up(session, token)
+    return (
+        found is not None
+        and found.revoked_at is None
+        and _seen_recently(found.last_seen_at, now or utcnow())
+        and found.last_seq == cursor
+    )
 
 
 def list_devices(session: Session, clinic_id: str) -> list[Device]:

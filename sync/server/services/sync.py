@@ -28,6 +28,7 @@ from sync.protocol import (
     Row,
     SyncApi,
     TableChanges,
+    instant,
 )
 from sync.server.models import Clinic, PushReceipt, SyncRow, utcnow
 from sync.server.services import ServiceError
@@ -48,13 +49,7 @@ class PushRetry(ServiceError):
 
 def _instant(value: object) -> datetime:
     """An ISO-8601 time as an aware instant; anything unreadable counts as the oldest time."""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return datetime.min.replace(tzinfo=UTC)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-    return datetime.min.replace(tzinfo=UTC)
+    return instant(value) or datetime.min.replace(tzinfo=UTC)
 
 
 def _field_times(row: Row) -> dict[str, Any]:
@@ -115,11 +110,21 @@ def _request_digest(request: PushRequest) -> str:
 class ClinicSync:
     """`SyncApi` for one enrolled workstation, over a session it does not own."""
 
-    def __init__(self, session: Session, clinic_id: str, device_id: str, max_page_rows: int = 2_000) -> None:
+    def __init__(
+        self,
+        session: Session,
+        clinic_id: str,
+        device_id: str,
+        max_page_rows: int = 2_000,
+        seq_at_auth: int | None = None,
+    ) -> None:
+        """`seq_at_auth`: the clinic's change sequence as read with the caller's token, which
+        a pull takes as its head (the no-change poll then costs one query)."""
         self.session = session
         self.clinic_id = clinic_id
         self.device_id = device_id
         self.max_page_rows = max_page_rows
+        self.seq_at_auth = seq_at_auth
 
     # pull
 
@@ -127,14 +132,16 @@ class ClinicSync:
         """Changes after `cursor` by other workstations (or merged here), oldest first, one page."""
         limit = min(limit or self.max_page_rows, self.max_page_rows)
         # the head is read before the rows: nothing at or below it can still be uncommitted
-        head = self.session.scalar(select(Clinic.last_seq).where(Clinic.id == self.clinic_id)) or 0
+        head = self.seq_at_auth
+        if head is None:
+            head = self.session.scalar(select(Clinic.last_seq).where(Clinic.id == self.clinic_id)) or 0
         if cursor > head:
             # a cursor this clinic never handed out (the service was restored from an older
             # backup): start again from the beginning rather than miss anything
             cursor = 0
         if cursor == head:
             # nothing new: the common case of a workstation polling, answered without the rows query
-            return PullResponse(changes={}, cursor=head, schema=SCHEMA_VERSION, has_more=False)
+            return self.no_change(head)
         rows = list(
             self.session.scalars(
                 select(SyncRow)
@@ -164,6 +171,10 @@ class ClinicSync:
         )
 
     @staticmethod
+    def no_change(head: int) -> PullResponse:
+        return PullResponse(changes={}, cursor=head, schema=SCHEMA_VERSION, has_more=False)
+
+    @staticmethod
     def _wire_row(row: SyncRow) -> Row:
         return {**row.data, "id": row.row_id, "version": row.version}
 
@@ -187,6 +198,8 @@ class ClinicSync:
         applier = _Applier(self, clinic.last_seq, request.last_pulled_cursor)
         for table, table_changes in request.changes.items():
             existing = self._existing(table, table_changes)
+            if table == APPOINTMENT_TABLE:
+                applier.bookings.look_up([*table_changes.created, *table_changes.updated])
             # the new rows are written together at the end, not one by one before each booking check
             with self.session.no_autoflush:
                 for row in [*table_changes.created, *table_changes.updated]:
@@ -282,13 +295,16 @@ class _Applier:
         clash = self.bookings.reserve(row, new=new)
         if clash is None:
             return True
-        holder = existing.get(clash.row_id) or self.session.scalars(
-            select(SyncRow).where(
-                SyncRow.clinic_id == self.clinic_id,
-                SyncRow.table_name == APPOINTMENT_TABLE,
-                SyncRow.row_id == clash.row_id,
-            )
-        ).one()
+        holder = (
+            existing.get(clash.row_id)
+            or self.session.scalars(
+                select(SyncRow).where(
+                    SyncRow.clinic_id == self.clinic_id,
+                    SyncRow.table_name == APPOINTMENT_TABLE,
+                    SyncRow.row_id == clash.row_id,
+                )
+            ).one()
+        )
         self._conflict(table, row["id"], "overlap", clash.message(), holder)
         return False
 
