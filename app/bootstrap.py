@@ -61,7 +61,7 @@ def create_clinic(
             insert(LocalSetting),
             [{"key": "clinic_id", "value": clinic_id}, {"key": "workstation_id", "value": new_id()}],
         )
-    runtime = _runtime(data_dir, engine)
+    runtime = _runtime(data_dir, engine, key)
     with Ctx(runtime, None).uow() as uow:
         uow.session.add(
             Clinic(
@@ -127,7 +127,7 @@ def join_clinic(
         migrate.upgrade(engine)
         with engine.begin() as conn:
             conn.execute(insert(LocalSetting), [{"key": "workstation_id", "value": new_id()}])
-        runtime = _runtime(data_dir, engine)
+        runtime = _runtime(data_dir, engine, key)
         cloud.enrol(runtime, url, code, ca_bundle=ca_bundle)
         sync.run_once(runtime, progress=progress)
         with runtime.sessions() as s:
@@ -184,7 +184,7 @@ def open_clinic(data_dir: Path, passphrase_provider: PassphraseProvider) -> Clin
             if current in known:
                 _safety_copy(engine, paths.db, current)
             migrate.upgrade(engine)  # refuses a newer schema without writing
-        runtime = _runtime(data_dir, engine)
+        runtime = _runtime(data_dir, engine, key)
         if current != known[-1]:
             with Ctx(runtime, None).uow() as uow:
                 _ensure_reference_data(uow.session)
@@ -208,7 +208,7 @@ def _safety_copy(engine, db: Path, revision: str | None) -> None:  # type: ignor
     shutil.copy2(db, db.with_name(f"{db.name}.before-upgrade-from-{revision}"))
 
 
-def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untyped-def]
+def _runtime(data_dir: Path, engine, key: bytes) -> ClinicRuntime:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         settings = dict(conn.execute(select(LocalSetting.key, LocalSetting.value)).all())
     if "workstation_id" not in settings:
@@ -221,6 +221,7 @@ def _runtime(data_dir: Path, engine) -> ClinicRuntime:  # type: ignore[no-untype
         workstation_id=settings["workstation_id"],
         workstation_name=workstation_name(),
         info=placeholder,
+        db_key=key,
     )
 
 

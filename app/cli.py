@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_passphrase(b_verify)
     b_verify.add_argument("--folder", type=Path, help="folder the backups are in (default: the clinic's cloud)")
     b_verify.add_argument("backup_id", nargs="?", help="which backup (default: the newest)")
+    b_nightly = backup_sub.add_parser(
+        "nightly", help="show or choose whether this workstation takes the clinic's nightly backup, and its folder"
+    )
+    _add_data_dir(b_nightly)
+    _add_passphrase(b_nightly)
+    here = b_nightly.add_mutually_exclusive_group()
+    here.add_argument("--here", dest="here", action="store_const", const=True, help="take it on this workstation")
+    here.add_argument("--not-here", dest="here", action="store_const", const=False, help="do not take it here")
+    where = b_nightly.add_mutually_exclusive_group()
+    where.add_argument("--folder", type=Path, help="also back up to this folder (a USB disk, a NAS share)")
+    where.add_argument("--no-folder", action="store_true", help="no folder: the clinic's cloud only")
     b_restore = backup_sub.add_parser("restore", help="restore a backup as a clinic (recovery passphrase needed)")
     _add_passphrase(b_restore)
     source = b_restore.add_mutually_exclusive_group(required=True)
@@ -222,6 +233,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     runtime = bootstrap.open_clinic(data_dir, provide)
     try:
+        if args.backup_command == "nightly":
+            return _backup_nightly(args, runtime)
         with contextlib.ExitStack() as stack:
             stores = _backup_stores(args, runtime, stack)
             if args.backup_command == "create":
@@ -245,6 +258,28 @@ def cmd_backup(args: argparse.Namespace) -> int:
             return EXIT_OK
     finally:
         runtime.close()
+
+
+def _backup_nightly(args: argparse.Namespace, runtime) -> int:  # type: ignore[no-untyped-def]
+    from app.services import backup_schedule, cloud
+    from app.services.messaging.settings import transports_from_env
+
+    sends = bool(transports_from_env())
+    if args.here is not None or args.folder or args.no_folder:
+        here = backup_schedule.runs_here(runtime, sends_messages=sends) if args.here is None else args.here
+        folder = None if args.no_folder else args.folder or backup_schedule.backup_folder(runtime)
+        backup_schedule.choose(runtime, here=here, folder=folder)
+    if not backup_schedule.runs_here(runtime, sends_messages=sends):
+        print("This workstation does not take the clinic's nightly backup (--here to take it).")
+        return EXIT_OK
+    folder = backup_schedule.backup_folder(runtime)
+    places = [p for p in ("the clinic's cloud" if cloud.read_settings(runtime, cloud.URL) else "", folder) if p]
+    print(
+        "This workstation takes the clinic's nightly backup at 02:30 clinic time, to "
+        + (" and ".join(str(p) for p in places) if places else "nowhere yet (not enrolled, no --folder)")
+        + ". Changes take effect when Chairside next starts here."
+    )
+    return EXIT_OK
 
 
 def _backup_stores(args: argparse.Namespace, runtime, stack) -> list:  # type: ignore[no-untyped-def]

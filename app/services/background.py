@@ -12,6 +12,7 @@ migrations). It holds only pickled job definitions (a function reference and the
 id), no patient data, and APScheduler re-creates it if it is missing.
 """
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from threading import Event
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -74,8 +76,13 @@ class BackgroundJobs:
         intervals: Intervals = Intervals(),
         backoff: outbox.Backoff = outbox.DEFAULT_BACKOFF,
         quiet: reminders.QuietHours = reminders.DEFAULT_QUIET_HOURS,
+        nightly_backup: bool = True,
     ) -> None:
+        """Reminders and the outbox run when there are `transports` to send with; the nightly
+        backup when `nightly_backup` (backup_schedule.runs_here)."""
         self.runtime = runtime
+        self.transports = transports
+        self.nightly_backup = nightly_backup
         self.intervals = intervals
         self.quiet = quiet
         self.stopping = Event()
@@ -130,6 +137,25 @@ class BackgroundJobs:
         if self.clinic_id in _RUNNING:
             raise RuntimeError("background jobs are already running for this clinic")
         _RUNNING[self.clinic_id] = self
+        if self.transports:
+            self._add_messaging_jobs(run_soon)
+        if self.nightly_backup:
+            backup_schedule.add_nightly_job(self.scheduler, self.runtime)
+        unwanted = ([] if self.transports else [SCAN_JOB, DRAIN_JOB, HIGH_JOB]) + (
+            [] if self.nightly_backup else [backup_schedule.JOB_ID]
+        )
+        try:
+            self.scheduler.start(paused=True)
+            for job_id in unwanted:  # kept in the job store by an earlier start that wanted them
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(job_id)
+            self.scheduler.resume()
+        except BaseException:
+            _RUNNING.pop(self.clinic_id, None)
+            backup_schedule.stop(self.clinic_id)
+            raise
+
+    def _add_messaging_jobs(self, run_soon: bool) -> None:
         soon = datetime.now(UTC) + timedelta(seconds=2) if run_soon else None
         args = [self.clinic_id]
         common = {"args": args, "replace_existing": True, "coalesce": True, "max_instances": 1}
@@ -159,13 +185,6 @@ class BackgroundJobs:
             misfire_grace_time=max(1, int(self.intervals.high.total_seconds())),
             **common,
         )
-        backup_schedule.add_nightly_job(self.scheduler, self.runtime)
-        try:
-            self.scheduler.start()
-        except BaseException:
-            _RUNNING.pop(self.clinic_id, None)
-            backup_schedule.stop(self.clinic_id)
-            raise
 
     def kick(self) -> None:
         """Run the outbox workers now (after queueing an urgent message), not at the next interval."""
@@ -199,8 +218,12 @@ def start_background(
     backoff: outbox.Backoff = outbox.DEFAULT_BACKOFF,
     quiet: reminders.QuietHours = reminders.DEFAULT_QUIET_HOURS,
     run_soon: bool = True,
+    nightly_backup: bool = True,
 ) -> BackgroundJobs:
-    """Start the clinic's background jobs (reminder scan every 5 min, outbox drain every 20 s)."""
-    jobs = BackgroundJobs(runtime, transports, intervals=intervals, backoff=backoff, quiet=quiet)
+    """Start the clinic's background jobs (reminder scan every 5 min, outbox drain every 20 s,
+    the nightly backup)."""
+    jobs = BackgroundJobs(
+        runtime, transports, intervals=intervals, backoff=backoff, quiet=quiet, nightly_backup=nightly_backup
+    )
     jobs.start(run_soon=run_soon)
     return jobs

@@ -6,10 +6,13 @@ sits behind the small `BackupStore` protocol.
 Decisions
 ---------
 Snapshot while the app runs.
-    The database is copied with SQLite's online backup API from one of the clinic's own
-    (keyed) connections into a SQLCipher file keyed with the same raw key, in one step, so
-    the copy is one consistent transaction and stays encrypted on disk (no plaintext copy
-    ever exists). In WAL mode writers carry on meanwhile. The copy goes to
+    The database file and its write-ahead log are copied byte for byte inside one read
+    transaction of the clinic's own connection, and the copy's log is then replayed into
+    it (`_snapshot` says why that is one consistent state). The copy stays encrypted on
+    disk with the clinic's key (no plaintext copy ever exists) and costs what a file copy
+    costs: SQLite's backup API, used before, decrypted and encrypted every page again
+    (1.7 s of a 2.4 s backup of the 166 MB demo clinic). Writers carry on meanwhile.
+    The copy goes to
     `<data dir>/.backup-staging/<backup id>/clinic.db` (same disk as the clinic, which has
     room for it) and stays there until the backup is complete, so an interrupted backup
     resumes from the same snapshot. Every other file under the data dir goes in too
@@ -18,8 +21,8 @@ Snapshot while the app runs.
     machine's own rollback copies), temporary files (`*.tmp`, `*.part`) and our own
     `.backup-*` folders. Files are listed again after the snapshot so every file the
     snapshot refers to is in the backup (stored files are written before their rows and
-    never deleted). Files are streamed while the snapshot is taken (the backup API
-    releases the GIL), then the snapshot itself.
+    never deleted). Files are streamed while the snapshot is taken (the copy releases the
+    GIL), then the snapshot itself.
 
 Keys: derived from the clinic's key, opened with the recovery passphrase.
     Deriving the backup key from the recovery passphrase (argon2id) was considered: it
@@ -528,23 +531,47 @@ class _State:
             return None
 
 
+def _sidecar(db: Path, suffix: str) -> Path:
+    return db.with_name(db.name + suffix)
+
+
 def _snapshot(runtime: ClinicRuntime, db_key: bytes, target: Path) -> None:
-    """A consistent, still encrypted copy of the live database (SQLite's online backup)."""
+    """A consistent, still encrypted copy of the live database, at the speed of a file copy.
+
+    Inside one read transaction on the live database its file, then its write-ahead log,
+    are copied byte for byte: the pages stay encrypted as they are (SQLite's backup API
+    would decrypt and encrypt every page again). While that transaction is open, SQLite's
+    checkpoints write into the database file only frames the log still holds, and the log
+    is not started over, so the copied log replayed over the copied file gives a committed
+    state of the clinic. Opening the copy replays it; the copy is then folded into one file.
+    """
+    live = Paths(runtime.data_dir).db
     part = target.with_name(target.name + ".part")
-    part.unlink(missing_ok=True)
-    dest = sqlcipher3.connect(str(part), check_same_thread=False)
+    for stale in (part, _sidecar(part, "-wal"), _sidecar(part, "-shm")):
+        stale.unlink(missing_ok=True)
     source = runtime.engine.raw_connection()
     try:
-        dest.execute(f'PRAGMA key = "{keys.sqlcipher_key_literal(db_key)}"')
-        dest.execute("PRAGMA journal_mode = OFF")  # a scratch file: fsynced once below
-        dest.execute("PRAGMA synchronous = OFF")
-        # all pages in one step: one read transaction, so one consistent state of the clinic
-        source.driver_connection.backup(dest)  # type: ignore[union-attr]
+        reader = source.driver_connection
+        reader.execute("BEGIN")  # type: ignore[union-attr]
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # type: ignore[union-attr]
+        shutil.copyfile(live, part)
+        if _sidecar(live, "-wal").exists():
+            shutil.copyfile(_sidecar(live, "-wal"), _sidecar(part, "-wal"))
     except sqlcipher3.Error as e:
         raise BackupError(f"The snapshot of the database in {target.parent} could not be made ({e}).") from None
     finally:
+        source.rollback()
         source.close()
-        dest.close()
+    copy = sqlcipher3.connect(str(part), check_same_thread=False)
+    try:
+        copy.execute(f'PRAGMA key = "{keys.sqlcipher_key_literal(db_key)}"')
+        copy.execute("SELECT count(*) FROM sqlite_master").fetchone()  # replays the copied log
+        copy.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+    except sqlcipher3.Error as e:
+        raise BackupError(f"The snapshot of the database in {target.parent} could not be made ({e}).") from None
+    finally:
+        copy.close()
     with open(part, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(part, target)
@@ -683,8 +710,9 @@ def create(
 ) -> CreateReport:
     """Back the clinic up into `store`, resuming this workstation's interrupted backup if any.
 
-    The database key comes from the keyring, else from the recovery passphrase. Setting
-    `stop` (the program is closing) ends it at the next chunk, resumable.
+    The database key is the open clinic's (else the keyring's, else the recovery
+    passphrase's). Setting `stop` (the program is closing) ends it at the next chunk,
+    resumable.
     """
     from app import bootstrap  # the composition root; imported late (it imports services)
 
@@ -697,7 +725,7 @@ def create(
     staging = data_dir / STAGING
     staging.mkdir(exist_ok=True)
     with _exclusive(staging / "lock"):
-        db_key = bootstrap.unlock_key(data_dir, passphrase)
+        db_key = runtime.db_key or bootstrap.unlock_key(data_dir, passphrase)
         key_record = keys.key_file_record(keys.read_key_file(Paths(data_dir).key_file))
         try:
             state = _find_resumable(store, runtime, staging, db_key)

@@ -31,9 +31,11 @@ from apscheduler.triggers.cron import CronTrigger
 
 from app.domain.backup_format import Retention
 from app.domain.errors import UserError
+from app.domain.permissions import Scope
 from app.services import backup, cloud
 from app.services.backup import BackupStore, FolderStore, PassphraseProvider
 from app.services.backup_cloud import open_cloud_store
+from app.services.context import Actor, Ctx
 from app.services.runtime import ClinicRuntime
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ AT = time(2, 30)
 CATCH_UP_AFTER = timedelta(minutes=5)  # after start-up, for a missed night
 POLICY = Retention(daily=7, weekly=4, monthly=12)
 FOLDER_SETTING, LAST_RUN_SETTING = "backup.folder", "backup.last_nightly"
+HERE_SETTING = "backup.nightly_here"
 
 
 @dataclass
@@ -72,6 +75,50 @@ def backup_folder(runtime: ClinicRuntime) -> Path | None:
 def set_backup_folder(runtime: ClinicRuntime, folder: Path | None) -> None:
     """The folder the nightly backup also goes to on this workstation (None: no folder)."""
     cloud.write_settings(runtime, {FOLDER_SETTING: str(folder) if folder else None})
+
+
+def runs_here(runtime: ClinicRuntime, *, sends_messages: bool = False) -> bool:
+    """Whether this workstation takes the clinic's nightly backup.
+
+    As set (Admin → Cloud, `chairside backup nightly`, or on by itself on the workstation
+    that connected the clinic to the cloud); never set, it is the workstation that sends the
+    reminders, as before the setting existed, so an upgraded clinic keeps its backups.
+    """
+    value = cloud.read_settings(runtime, HERE_SETTING).get(HERE_SETTING)
+    return sends_messages if value is None else value == "1"
+
+
+def take_nightly_if_unset(runtime: ClinicRuntime) -> None:
+    """The workstation that connects the clinic to the cloud takes the nightly backup, unless
+    an administrator chose otherwise for it."""
+    if cloud.read_settings(runtime, HERE_SETTING).get(HERE_SETTING) is None:
+        cloud.write_settings(runtime, {HERE_SETTING: "1"})
+
+
+def configure(ctx: Ctx, *, here: bool, folder: Path | None) -> None:
+    """`choose`, by an administrator (Admin → Backups)."""
+    ctx.require(Scope.USERS_ADMIN)
+    choose(ctx.runtime, here=here, folder=folder, actor=ctx.actor)
+
+
+def choose(runtime: ClinicRuntime, *, here: bool, folder: Path | None, actor: Actor | None = None) -> None:
+    """Take (or stop taking) the nightly backup on this workstation, also to `folder` if given.
+
+    Audited (actor None: clinic IT on the command line, with the clinic's key). A folder must
+    exist (a USB disk or NAS share that is plugged in now) and lie outside the clinic's own
+    folder. Takes effect when Chairside next starts on this workstation.
+    """
+    if folder is not None:
+        if not folder.is_dir():
+            raise UserError(
+                f"The folder {folder} does not exist or is not reachable; plug the disk in or choose another."
+            )
+        if folder.resolve().is_relative_to(runtime.data_dir.resolve()):
+            raise UserError(f"Keep backups outside the clinic's folder {runtime.data_dir} (best on another disk).")
+    cloud.write_settings(runtime, {HERE_SETTING: "1" if here else "0", FOLDER_SETTING: str(folder) if folder else None})
+    with Ctx(runtime, actor).uow() as uow:
+        uow.audit("backup.nightly_configured", details={"here": here, "folder": str(folder) if folder else None})
+        uow.commit()
 
 
 def _back_up(

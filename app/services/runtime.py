@@ -44,6 +44,9 @@ class ClinicRuntime:
     workstation_name: str
     info: ClinicInfo
     policy: SecurityPolicy = field(default_factory=SecurityPolicy)
+    # the key the database was opened with (it is in the engine's connections anyway): the
+    # nightly backup needs it on a workstation whose keyring cannot keep it
+    db_key: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, class_=ChairsideSession, expire_on_commit=False)

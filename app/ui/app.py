@@ -65,21 +65,24 @@ def show_main_window(runtime: ClinicRuntime, actor: Actor):  # type: ignore[no-u
     window.show()
     # build the search index now, so the first keystroke is as quick as the rest
     run_op(lambda: patients.warm_search(ctx), lambda _n: None, lambda _e: None)
-    _start_messaging(runtime, window)
+    _start_background(runtime, window)
     _start_sync(window)
     return window
 
 
-def _start_messaging(runtime: ClinicRuntime, window) -> None:  # type: ignore[no-untyped-def]
-    """Reminder scans and the outbox run in the background on the sending workstation only."""
+def _start_background(runtime: ClinicRuntime, window) -> None:  # type: ignore[no-untyped-def]
+    """Reminder scans and the outbox on the sending workstation, the nightly backup on the one
+    that takes it (backup_schedule.runs_here); nothing on the others."""
+    from app.services import backup_schedule
     from app.services.messaging.settings import transports_from_env
 
     transports = transports_from_env()
-    if not transports:
+    nightly = backup_schedule.runs_here(runtime, sends_messages=bool(transports))
+    if not transports and not nightly:
         return
     from app.services.background import start_background
 
-    jobs = start_background(runtime, transports)
+    jobs = start_background(runtime, transports, nightly_backup=nightly)
     window.signed_out.connect(jobs.stop)
     QApplication.instance().aboutToQuit.connect(jobs.stop)
 
@@ -91,7 +94,7 @@ def _start_sync(window) -> None:  # type: ignore[no-untyped-def]
     window.signed_out.connect(runner.stop)
     app = QApplication.instance()
     assert app is not None
-    app.aboutToQuit.connect(runner.stop)
+    app.aboutToQuit.connect(lambda: runner.stop(wait=True))
 
 
 def _bench_startup(runtime: ClinicRuntime, app: QApplication) -> int:

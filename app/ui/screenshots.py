@@ -243,6 +243,25 @@ def cloud_shots(app: QApplication, admin_window: QWidget, out: Path) -> None:
     dialog_shot_on(app, board, out, "27-sync-status-states")
 
 
+def backups_shot(app: QApplication, admin_window: QWidget, out: Path, scratch: Path) -> None:
+    """Admin → Backups with a folder chosen and a backup just made to it."""
+    admin_page = admin_window.pages.currentWidget()  # type: ignore[attr-defined]
+    panel = admin_page.backups  # type: ignore[union-attr]
+    admin_page.tabs.setCurrentWidget(panel)  # type: ignore[union-attr]
+    nas = scratch / "nas-backups"
+    nas.mkdir()
+    panel.here.setChecked(True)
+    panel.folder.setText(str(nas))
+    panel.save()
+    settle(app, 800)
+    panel.back_up_now()
+    for _ in range(100):  # the backup runs off the GUI thread
+        settle(app, 200)
+        if panel.now_button.isEnabled():
+            break
+    save(admin_window, out, "28-admin-backups")
+
+
 def dialog_shot_on(app: QApplication, dialog: QWidget, out: Path, name: str) -> None:
     dialog.show()
     settle(app, 500)
@@ -339,6 +358,7 @@ def main(out: Path) -> int:
     settle(app, 400)
     save(admin_window, out, "11-admin-audit-log")
     cloud_shots(app, admin_window, out)
+    backups_shot(app, admin_window, out, data_dir.parent)
     admin_window._signing_out = True
     admin_window.close()
     runtime.close()

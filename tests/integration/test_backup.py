@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy import select
 
 from app import bootstrap
 from app.db import keys
-from app.db.models import AuditEvent
+from app.db.models import AuditEvent, Patient
 from app.domain.backup_format import (
     ChunkEntry,
     Manifest,
@@ -363,6 +364,49 @@ def test_a_backup_taken_while_staff_keep_working_is_consistent(runtime, tmp_path
         assert audit.verify(rt) is None
     finally:
         rt.close()
+
+
+def test_snapshots_copied_while_the_log_is_checkpointed_hold_every_row_committed_before(runtime, tmp_path):
+    """The database is copied byte for byte while writers fill the write-ahead log and
+    SQLite checkpoints it into the file being copied; every backup must still be whole."""
+    admin = Ctx(runtime, auth.sign_in(runtime, "admin", ADMIN_PASSWORD))
+    ids = [patients.register(admin, PatientInput(f"Pat{n}", "Busy", "01/02/1990")).id for n in range(40)]
+    stop = threading.Event()
+    written = [0]
+
+    def keep_writing() -> None:  # a few hundred KB a second: auto-checkpoints every second or so
+        while not stop.is_set():
+            with runtime.write_lock, runtime.sessions() as s:  # one writer at a time, as the services do
+                for pid in ids:
+                    s.get(Patient, pid).notes = f"round {written[0] + 1:06d} " + os.urandom(3000).hex()
+                s.commit()
+            written[0] += 1
+            time.sleep(0.005)  # let the backup's own writes (its audit event) have the lock too
+
+    worker = threading.Thread(target=keep_writing)
+    worker.start()
+    store = backup.FolderStore(tmp_path / "nas")
+    made = []  # each backup, and the writing rounds committed before it began
+    try:
+        for _ in range(5):
+            target = written[0] + 2  # the log has grown since the last backup
+            while written[0] < target:
+                time.sleep(0.01)
+            committed = written[0]
+            made.append((backup.create(runtime, store), committed))
+    finally:
+        stop.set()
+        worker.join()
+    for report, committed in made:
+        backup.verify(store, report.backup_id, PASSPHRASE)  # SQLite's integrity check and the audit chain
+        restored = backup.restore(store, report.backup_id, tmp_path / report.backup_id, PASSPHRASE).to_dir
+        rt = bootstrap.open_clinic(restored, lambda: PASSPHRASE)
+        try:
+            with rt.sessions() as s:
+                rounds = {int(s.get(Patient, pid).notes.split()[1]) for pid in ids}
+        finally:
+            rt.close()
+        assert len(rounds) == 1 and rounds.pop() >= committed  # one whole round, none older than the backup
 
 
 def test_backups_are_not_kept_inside_the_clinic_folder(runtime, clinic_dir):

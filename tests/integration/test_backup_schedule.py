@@ -5,14 +5,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import keyring
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 
+from app.db.models import AuditEvent
 from app.domain.backup_format import new_backup_id, retention_keep
+from app.domain.errors import UserError
+from app.domain.permissions import Role
 from app.services import backup, backup_schedule, cloud
+from app.services.context import PermissionDenied
 from app.services.runtime import ClinicRuntime
-from tests.integration.test_backup import _manifest
+from tests.conftest import MemoryKeyring
+from tests.integration.test_backup import _manifest, chairside
+
+_ORIGINAL_KEYRING = keyring.get_keyring()
 
 
 def _fake_nights(folder: Path, clinic_id: str, nights: int) -> list[tuple[str, datetime]]:
@@ -126,3 +135,70 @@ def test_a_backup_stopped_on_one_destination_still_resumes_after_a_backup_to_the
     resumed = backup.create(runtime, cloudish)
     assert resumed.resumed and resumed.backup_id == partial
     assert not list((runtime.data_dir / backup.STAGING).glob("*/clinic.db"))
+
+
+# --- which workstation takes the nightly backup ----------------------------------------------
+
+
+def test_the_nightly_backup_runs_where_an_administrator_chose_and_the_choice_is_audited(
+    staff: dict,
+    tmp_path: Path,  # type: ignore[type-arg]
+) -> None:
+    admin, receptionist = staff[Role.ADMINISTRATOR], staff[Role.RECEPTIONIST]
+    runtime = admin.runtime
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    # never chosen: the workstation that sends reminders takes it, as before the choice existed
+    assert backup_schedule.runs_here(runtime, sends_messages=True)
+    assert not backup_schedule.runs_here(runtime)
+
+    with pytest.raises(PermissionDenied):
+        backup_schedule.configure(receptionist, here=True, folder=nas)
+    with pytest.raises(UserError, match="does not exist or is not reachable"):
+        backup_schedule.configure(admin, here=True, folder=tmp_path / "unplugged")
+    with pytest.raises(UserError, match="outside the clinic's folder"):
+        backup_schedule.configure(admin, here=True, folder=runtime.data_dir)
+    backup_schedule.configure(admin, here=True, folder=nas)
+
+    assert backup_schedule.runs_here(runtime) and backup_schedule.backup_folder(runtime) == nas
+    with runtime.sessions() as s:
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "backup.nightly_configured")).all()
+    assert event.user_id == admin.actor.user_id
+
+    backup_schedule.configure(admin, here=False, folder=None)
+    assert not backup_schedule.runs_here(runtime, sends_messages=True)  # chosen off, even where reminders go
+
+
+def test_a_nightly_backup_needs_no_keyring_on_the_workstation_that_opened_the_clinic(
+    runtime: ClinicRuntime, tmp_path: Path
+) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    backup_schedule.set_backup_folder(runtime, nas)
+    keyring.set_keyring(MemoryKeyring())  # an empty keyring, as on a Linux machine without one
+    try:
+        [outcome] = backup_schedule.run_nightly(runtime)  # no passphrase to ask for at 02:30
+    finally:
+        keyring.set_keyring(_ORIGINAL_KEYRING)
+    assert outcome.error is None and outcome.backup_id in backup.FolderStore(nas).list_backups()
+
+
+def test_clinic_it_chooses_the_nightly_backup_workstation_on_the_command_line(
+    runtime: ClinicRuntime, clinic_dir: Path, tmp_path: Path
+) -> None:
+    runtime.close()
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    where = ("--data-dir", str(clinic_dir))
+
+    before = chairside("backup", "nightly", *where)
+    chosen = chairside("backup", "nightly", *where, "--here", "--folder", str(nas))
+    unplugged = chairside("backup", "nightly", *where, "--folder", str(tmp_path / "unplugged"))
+    off = chairside("backup", "nightly", *where, "--not-here")
+
+    assert before.returncode == 0 and "does not take the clinic's nightly backup" in before.stdout
+    assert (
+        chosen.returncode == 0 and f"takes the clinic's nightly backup at 02:30 clinic time, to {nas}." in chosen.stdout
+    )
+    assert unplugged.returncode != 0 and "does not exist or is not reachable" in unplugged.stderr
+    assert off.returncode == 0 and "does not take" in off.stdout

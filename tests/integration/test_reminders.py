@@ -39,7 +39,7 @@ from app.db.models import (
 )
 from app.domain.patients import PatientInput
 from app.domain.permissions import Role
-from app.services import auth, patients, reminders, users
+from app.services import auth, backup_schedule, patients, reminders, users
 from app.services.background import JOB_TABLE, Intervals, start_background
 from app.services.context import Ctx, UnitOfWork
 from app.services.messaging import outbox
@@ -823,6 +823,24 @@ def test_background_jobs_persist_in_the_clinic_database_and_run_on_demand(runtim
         assert inspect(conn).has_table(JOB_TABLE)
         stored = conn.execute(text(f"SELECT id FROM {JOB_TABLE} ORDER BY id")).scalars().all()
     assert stored == ["nightly-backup", "outbox-drain", "outbox-high", "reminder-scan"]
+
+
+def test_a_workstation_without_messaging_runs_only_the_nightly_backup_and_drops_stored_reminder_jobs(
+    runtime, transports
+) -> None:
+    jobs = start_background(runtime, transports, run_soon=False)  # once a sending workstation
+    jobs.stop()
+
+    jobs = start_background(runtime, {}, run_soon=False, nightly_backup=True)
+    try:
+        assert [job.id for job in jobs.scheduler.get_jobs()] == [backup_schedule.JOB_ID]
+    finally:
+        jobs.stop()
+    jobs = start_background(runtime, transports, run_soon=False, nightly_backup=False)
+    try:
+        assert backup_schedule.JOB_ID not in {job.id for job in jobs.scheduler.get_jobs()}
+    finally:
+        jobs.stop()
 
 
 def test_the_scheduler_drains_the_outbox_on_its_own(runtime, transports, gateway):

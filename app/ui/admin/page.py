@@ -1,10 +1,11 @@
-"""The Admin area: staff, security, schedule and clinical set-up, cloud, audit log; each for those allowed."""
+"""The Admin area: staff, security, schedule and clinical set-up, cloud, backups, audit log; each for those allowed."""
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.ui.admin.audit_panel import AuditPanel
+from app.ui.admin.backups_panel import BackupsPanel
 from app.ui.admin.clinical_panel import ClinicalPanel
 from app.ui.admin.cloud_panel import CloudPanel
 from app.ui.admin.schedule_setup_panel import ScheduleSetupPanel
@@ -34,6 +35,8 @@ class AdminPage(QWidget):
         if Scope.USERS_ADMIN in ctx.actor.scopes:
             self.cloud = CloudPanel(ctx, sync_runner)
             self.tabs.addTab(self.cloud, "Cloud")
+            self.backups = BackupsPanel(ctx)
+            self.tabs.addTab(self.backups, "Backups")
         if Scope.AUDIT_READ in ctx.actor.scopes:
             self.audit = AuditPanel(ctx)
             self.tabs.addTab(self.audit, "Audit log")
