@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from threading import Lock
+from threading import Event, Lock
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -53,7 +53,9 @@ class SyncWorker:
         self.listener: ChangeListener | None = None
         self._client: CloudClient | None = None
         self._lock = Lock()
-        self._last_seen_seq = -1
+        self._again = Event()
+        self._stopped = False
+        self._last_seen_seq = 0
         self._retry_at: datetime | None = None
         self._refused = ""
         self.state = SyncState("local")
@@ -61,6 +63,8 @@ class SyncWorker:
     # --- life -----------------------------------------------------------------------------
 
     def start(self) -> None:
+        # the first round (now) sends what is there; the watch looks for changes after it
+        self._last_seen_seq = self._change_seq()
         now = datetime.now(UTC)
         self.scheduler.add_job(
             self.round, "interval", id=ROUND_JOB, seconds=self.interval.total_seconds(), next_run_time=now
@@ -70,10 +74,15 @@ class SyncWorker:
         self._listen()
 
     def stop(self) -> None:
+        self._stopped = True
         if self.listener is not None:
             self.listener.stop()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            # not wait=True: shutdown holds the job store's lock while it waits, and a round
+            # failing meanwhile needs that lock to set its retry: neither would ever finish
+            self.scheduler.shutdown(wait=False)
+        with self._lock:  # a round in progress ends first
+            pass
         if self._client is not None:
             self._client.close()
 
@@ -91,6 +100,7 @@ class SyncWorker:
         """Run a round now, unless the cloud is unreachable and the next retry is not due."""
         if self._retry_at is not None and datetime.now(UTC) < self._retry_at:
             return
+        self._again.set()
         if self.scheduler.running:
             self.scheduler.modify_job(ROUND_JOB, next_run_time=datetime.now(UTC))
 
@@ -102,22 +112,34 @@ class SyncWorker:
 
     def watch(self) -> None:
         """Every few seconds: a local change since the last look starts a round."""
-        with self.runtime.engine.connect() as conn:
-            seq = conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM change_log").scalar() or 0
+        seq = self._change_seq()
         if seq != self._last_seen_seq:
-            first = self._last_seen_seq < 0
             self._last_seen_seq = seq
-            if not first:
-                self.trigger()
+            self.trigger()
         self._publish()
+
+    def _change_seq(self) -> int:
+        with self.runtime.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT COALESCE(MAX(seq), 0) FROM change_log").scalar() or 0)
 
     # --- the round ------------------------------------------------------------------------
 
     def round(self) -> sync.SyncReport | None:
+        """One round; again while something asked for one during it (the scheduler drops a
+        start asked for while a round runs, and that change would wait for the next interval)."""
+        while True:
+            self._again.clear()
+            report = self._round()
+            if report is None or not self._again.is_set():
+                return report
+
+    def _round(self) -> sync.SyncReport | None:
         if cloud.read_settings(self.runtime, cloud.URL).get(cloud.URL) is None:
             self._publish()
             return None
         with self._lock:
+            if self._stopped:
+                return None
             self._publish("syncing")
             try:
                 report = sync.run_once(self.runtime)
@@ -147,7 +169,8 @@ class SyncWorker:
             return
         delay = self.backoff.next()
         self._retry_at = datetime.now(UTC) + timedelta(seconds=delay)
-        self.scheduler.modify_job(ROUND_JOB, next_run_time=self._retry_at)
+        if self.scheduler.running:
+            self.scheduler.modify_job(ROUND_JOB, next_run_time=self._retry_at)
         self._publish(message=str(failed))
 
     def _publish(self, kind: str | None = None, message: str = "") -> None:
@@ -166,5 +189,6 @@ class SyncWorker:
             else:
                 kind = "synced"
         self.state = SyncState(kind, status.pending, status.conflicts, message, status.last_ok, self._retry_at)
-        if self.on_state is not None:
-            self.on_state(self.state)
+        notify = self.on_state  # read once: a stopping runner may clear it meanwhile
+        if notify is not None:
+            notify(self.state)

@@ -7,20 +7,21 @@ workstations use the same client and sync code as the product (`chairside sync`)
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import bootstrap
 from app.db.models import Appointment, Patient, SyncConflict
 from app.domain.errors import UserError
 from app.domain.permissions import Role
-from app.services import auth, cloud, patients, scheduling, sync, sync_conflicts
+from app.services import auth, backup_schedule, cloud, patients, scheduling, sync, sync_conflicts
 from app.services.context import Ctx, PermissionDenied
 from app.services.runtime import ClinicRuntime
 from app.services.sync_background import SyncState, SyncWorker
@@ -307,10 +308,20 @@ def test_a_booking_changed_on_both_is_listed_and_this_workstations_version_can_b
     sync.run_once(desk.runtime)
     sync.run_once(surgery.runtime)
 
-    scheduling.move(desk, booked.id, booked.version, starts_at=book.at(FUTURE_MONDAY, "14:00"),
-                    ends_at=book.at(FUTURE_MONDAY, "14:30"))
-    scheduling.move(surgery, booked.id, booked.version, starts_at=book.at(FUTURE_MONDAY, "15:00"),
-                    ends_at=book.at(FUTURE_MONDAY, "15:30"))
+    scheduling.move(
+        desk,
+        booked.id,
+        booked.version,
+        starts_at=book.at(FUTURE_MONDAY, "14:00"),
+        ends_at=book.at(FUTURE_MONDAY, "14:30"),
+    )
+    scheduling.move(
+        surgery,
+        booked.id,
+        booked.version,
+        starts_at=book.at(FUTURE_MONDAY, "15:00"),
+        ends_at=book.at(FUTURE_MONDAY, "15:30"),
+    )
     sync.run_once(desk.runtime)
     report = sync.run_once(surgery.runtime)
     [conflict] = sync_conflicts.list_open(surgery)
@@ -332,8 +343,11 @@ def test_a_conflict_is_settled_only_with_the_records_permission(pair: tuple[Ctx,
     desk, surgery = pair
     hygienist_rt = surgery.runtime
     with hygienist_rt.sessions() as s:
-        s.add(SyncConflict(table_name="appointment", row_id="x", reason="overlap", message="m",
-                           detected_at=datetime.now(UTC)))
+        s.add(
+            SyncConflict(
+                table_name="appointment", row_id="x", reason="overlap", message="m", detected_at=datetime.now(UTC)
+            )
+        )
         s.commit()
     [conflict] = sync_conflicts.list_open(surgery)
     hygienist = Ctx(hygienist_rt, auth.sign_in(hygienist_rt, "hygienist", STAFF_PASSWORD))
@@ -366,6 +380,66 @@ def test_background_sync_shows_a_booking_on_the_other_workstation_within_seconds
     assert {s.kind for s in states} >= {"syncing", "synced"}
 
 
+def test_a_change_made_just_after_the_worker_started_is_sent_at_the_first_look(pair: tuple[Ctx, Ctx]) -> None:
+    desk, _surgery = pair
+    worker = SyncWorker(desk.runtime, interval=timedelta(hours=1), watch=timedelta(seconds=2))
+    worker.start()
+    try:
+        wait_for(lambda: worker.state.kind == "synced")  # the first round, well before the first look
+        register(desk, "Al", "Early")
+        wait_for(lambda: sync.status(desk.runtime).pending == 0, seconds=10)
+    finally:
+        worker.stop()
+
+
+def test_a_sync_asked_for_while_a_round_runs_follows_it_at_once(pair: tuple[Ctx, Ctx]) -> None:
+    desk, surgery = pair
+    kinds: list[str] = []
+
+    def seen(state: SyncState) -> None:
+        kinds.append(state.kind)
+        if kinds.count("syncing") == 1 and state.kind == "syncing":
+            # the other workstation books while this round runs, and the live event arrives
+            book = make_book(Ctx(surgery.runtime, auth.sign_in(surgery.runtime, "admin", ADMIN_PASSWORD)))
+            booked.append(
+                scheduling.book(
+                    surgery, book.request(register(surgery, "Lu", "Lane"), FUTURE_MONDAY, "15:00", "15:30")
+                ).id
+            )
+            sync.run_once(surgery.runtime)
+            worker.trigger()
+
+    booked: list[str] = []
+    worker = SyncWorker(desk.runtime, seen, interval=timedelta(hours=1))
+    worker.round()
+
+    assert kinds.count("syncing") == 2 and kinds[-1] == "synced"
+    assert booked[0] in bookings(desk.runtime)  # not left for the next interval, an hour away
+
+
+def test_pulls_carry_on_when_the_database_dropped_the_services_connections(pair: tuple[Ctx, Ctx], db: Session) -> None:
+    desk, surgery = pair
+    pid = register(desk, "Di", "Drop")
+    sync.run_once(desk.runtime)
+    # as a database restart does: every pooled connection of the service dies
+    db.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+
+    report = sync.run_once(surgery.runtime)  # nothing to push: pulls only
+
+    assert report.pulled >= 1 and pid in patient_rows(surgery.runtime)
+
+
+def test_the_workstation_that_connected_the_clinic_takes_the_nightly_backup(pair: tuple[Ctx, Ctx]) -> None:
+    desk, surgery = pair
+    assert backup_schedule.runs_here(desk.runtime)  # the clinic's first in the cloud
+    assert not backup_schedule.runs_here(surgery.runtime)  # one backup a night is enough
+
+
 def test_offline_changes_wait_and_the_worker_backs_off(runtime: ClinicRuntime, staff: dict) -> None:  # type: ignore[type-arg]
     cloud.write_settings(
         runtime,
@@ -388,6 +462,29 @@ def test_offline_changes_wait_and_the_worker_backs_off(runtime: ClinicRuntime, s
     now = datetime.now(UTC)
     assert first.retry_at is not None and second.retry_at is not None
     assert (second.retry_at - now) > (first.retry_at - now) / 2  # the wait grows (with jitter)
+
+
+def test_signing_out_while_a_round_fails_offline_finishes(runtime: ClinicRuntime) -> None:
+    cloud.write_settings(
+        runtime,
+        {cloud.URL: f"http://127.0.0.1:{free_port()}", cloud.DEVICE_ID: "d", cloud.CLOUD_CLINIC: "c", cloud.TOKEN: "t"},
+    )
+    stopping = threading.Thread(target=lambda: worker.stop(), daemon=True)
+
+    def seen(state: SyncState) -> None:
+        if state.kind == "syncing" and stopping.ident is None:
+            # sign-out stops the worker while this round is on its way to failing offline
+            stopping.start()
+            wait_for(lambda: not worker.scheduler.running)
+            time.sleep(0.3)
+
+    worker = SyncWorker(runtime, seen, interval=timedelta(hours=1))
+    worker.start()
+    wait_for(lambda: stopping.ident is not None)
+    stopping.join(timeout=20)
+
+    assert not stopping.is_alive()  # the round's retry did not lock up the stopping worker
+    assert not worker._lock.locked()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:

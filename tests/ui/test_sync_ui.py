@@ -1,6 +1,7 @@
 """Cloud sync on the desktop: the status bar, the conflicts list, and Admin → Cloud against a real service."""
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,13 +11,13 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Patient, SyncConflict
+from app.db.models import AuditEvent, Patient, StaffUser, SyncConflict
 from app.domain.permissions import Role
 from app.services import cloud, sync, sync_rows
 from app.services.context import Ctx
 from app.services.sync_background import SyncState
 from app.ui.ops import bus
-from app.ui.shell.sync_status import SyncStatusWidget
+from app.ui.shell.sync_status import SyncStatusWidget, local_time
 from sync.server import migrate
 from sync.server.config import Settings
 from sync.server.db import make_engine
@@ -101,7 +102,14 @@ def _enrolled_offline(ctx: Ctx) -> None:
     )
 
 
-def _add_overlap(ctx: Ctx) -> None:
+def _add_overlap(ctx: Ctx, patient_id: str, provider_id: str) -> None:
+    booking = {
+        "id": "a1",
+        "version": 3,
+        "patient_id": patient_id,
+        "provider_id": provider_id,
+        "starts_at": "2026-03-02T14:00:00.000000Z",
+    }
     with ctx.runtime.sessions() as s:
         s.add(
             SyncConflict(
@@ -109,7 +117,7 @@ def _add_overlap(ctx: Ctx) -> None:
                 row_id="a1",
                 reason="overlap",
                 message="The time was taken on another workstation. It was moved to the pinboard to be rebooked.",
-                local_row=json.dumps({"id": "a1", "version": 3, "starts_at": "2026-03-02T14:00:00.000000Z"}),
+                local_row=json.dumps(booking),
                 detected_at=datetime.now(UTC),
             )
         )
@@ -129,6 +137,11 @@ def test_the_conflicts_dialog_shows_both_versions_and_keeps_this_workstations(qt
     listing = dialog.list
     assert dialog.isVisible()
     assert listing.model.rowCount() == 1 and listing.model.rows[0].what == "Patient details"
+    with admin.runtime.sessions() as s:
+        chart_no = s.get(Patient, pid).chart_no  # type: ignore[union-attr]
+        listed = s.scalars(select(AuditEvent).where(AuditEvent.action == "sync.conflicts_listed")).all()
+    assert listing.model.index(0, 1).data() == f"Uma Umber (chart {chart_no})"  # whose record it is
+    assert listed  # patients' names were shown: audited
     fields = [tuple(listing.fields.item(r, c).text() for c in range(3)) for r in range(listing.fields.rowCount())]
     assert fields == [("Mobile phone", "+12025550199", "+12025550101")]  # the differing field only
     visible = [b.text() for b in listing.buttons.values() if b.isVisibleTo(listing)]
@@ -150,14 +163,23 @@ def test_the_conflicts_dialog_shows_both_versions_and_keeps_this_workstations(qt
 
 def test_a_hygienist_sees_an_appointment_conflict_but_is_told_they_cannot_settle_it(qtbot, staff) -> None:  # type: ignore[no-untyped-def]
     hygienist = staff[Role.HYGIENIST]
-    _add_overlap(hygienist)
+    pid = register(staff[Role.RECEPTIONIST], "Ivo", "Ivory")
+    _add_overlap(hygienist, pid, hygienist.actor.user_id)
     window = make_window(qtbot, hygienist)
     window.show_conflicts()
     wait_ops(qtbot)
     listing = window._conflicts_dialog.list
     assert listing.hint.isVisibleTo(listing)
     assert "pinboard in the appointment book" in listing.hint.text()
-    assert listing.fields.item(0, 0).text() == "Starts at"  # a readable name; id and version hidden
+    fields = {
+        listing.fields.item(r, 0).text(): listing.fields.item(r, 1).text() for r in range(listing.fields.rowCount())
+    }
+    with hygienist.runtime.sessions() as s:
+        me = s.get(StaffUser, hygienist.actor.user_id).display_name  # type: ignore[union-attr]
+    assert set(fields) == {"Patient", "Provider", "Starts at"}  # readable names; id and version hidden
+    assert fields["Provider"] == me and fields["Patient"].startswith("Ivo Ivory (chart ")  # names, not ids
+    assert listing.model.index(0, 1).data().startswith("Ivo Ivory (chart ")
+    assert local_time(datetime(2026, 3, 2, 14, tzinfo=UTC)) in listing.model.index(0, 1).data()
     assert [b.text() for b in listing.buttons.values() if b.isVisibleTo(listing)] == ["Dismiss"]
 
     qtbot.mouseClick(listing.buttons["dismiss"], Qt.MouseButton.LeftButton)
@@ -249,6 +271,36 @@ def test_rows_pulled_from_other_workstations_tell_open_screens_to_reload(qtbot, 
         window.sync_runner._new_worker().round()  # what the background worker runs
     for emitted in (by_hand, in_background):
         assert {"appointments", "patients", "chart"} <= emitted.args[0]
+
+
+def test_signing_out_does_not_wait_for_a_round_stuck_on_the_network(qtbot, staff) -> None:  # type: ignore[no-untyped-def]
+    from app.ui.app import show_main_window
+
+    admin = staff[Role.ADMINISTRATOR]
+    with socket.socket() as silent:  # takes connections, never answers: a round hangs until its timeout
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        cloud.write_settings(
+            admin.runtime,
+            {
+                cloud.URL: f"http://127.0.0.1:{silent.getsockname()[1]}",
+                cloud.DEVICE_ID: "d",
+                cloud.CLOUD_CLINIC: "c",
+                cloud.TOKEN: "t",
+            },
+        )
+        window = show_main_window(admin.runtime, admin.actor)
+        qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_signing_out", True))
+        worker = window.sync_runner._worker
+        qtbot.waitUntil(lambda: window.sync_status.text() == "Syncing…")
+
+        window.sign_out()
+
+        assert not window.sync_runner.running
+        assert worker._lock.locked()  # the round still hangs on the network: sign-out did not wait for it
+    # the silent cloud is gone: the round ends on its own thread, and tells nobody
+    qtbot.waitUntil(lambda: not worker._lock.locked(), timeout=10_000)
+    wait_ops(qtbot)
 
 
 def test_the_app_syncs_in_the_background_once_signed_in_and_stops_on_sign_out(qtbot, staff) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ the service checks (a refusal is shown here, in words).
 """
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -33,6 +32,7 @@ from app.ui.ops import bus, run_op
 from app.ui.shell.sync_status import local_time
 from app.ui.sync.runner import PULLED_AREAS
 from app.ui.table_model import Index, RowsModel, read_only_table, selected_row
+from sync.protocol import instant
 
 CHOICES = (
     (KEEP_THEIRS, "Keep the other workstation's"),
@@ -45,44 +45,52 @@ _STORED_TIME = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 
 def field_label(name: str) -> str:
-    return name.strip("_").replace("_", " ").capitalize()
+    return name.strip("_").removesuffix("_id").replace("_", " ").capitalize()
 
 
-def shown_value(value: Any) -> str:
-    """A stored value as a person reads it: times in this computer's zone, yes/no, a dash for nothing."""
+def shown_value(value: Any, names: dict[str, str] | None = None) -> str:
+    """A stored value as a person reads it: linked records by name, times in this computer's
+    zone, yes/no, a dash for nothing."""
     if value is None or value == "":
         return "—"
+    if isinstance(value, str) and names and value in names:
+        return names[value]
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, str) and _STORED_TIME.match(value):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        return local_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))  # stored times are UTC
+        moment = instant(value)
+        return local_time(moment) if moment else value
     return str(value)
 
 
-def differences(mine: dict[str, Any] | None, theirs: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+def differences(
+    mine: dict[str, Any] | None, theirs: dict[str, Any] | None, names: dict[str, str] | None = None
+) -> list[tuple[str, str, str]]:
     """(field, this workstation's, the other's) for the fields that differ; one side only: its filled fields."""
-    names = [n for n in {**(mine or {}), **(theirs or {})} if n not in HIDDEN_FIELDS]
+    fields = [n for n in {**(mine or {}), **(theirs or {})} if n not in HIDDEN_FIELDS]
     rows = []
-    for name in names:
+    for name in fields:
         a, b = (mine or {}).get(name), (theirs or {}).get(name)
         if (mine is not None and theirs is not None and a == b) or (a in (None, "") and b in (None, "")):
             continue
-        rows.append((field_label(name), shown_value(a), shown_value(b)))
+        rows.append((field_label(name), shown_value(a, names), shown_value(b, names)))
     return rows
 
 
+def whose(c: ConflictView) -> str:
+    """'Maria Lopez (chart 1042), 2026-11-23 09:00': whose record, and an appointment's time."""
+    parts = [c.patient or ""] + ([local_time(c.starts_at)] if c.starts_at else [])
+    return ", ".join(p for p in parts if p) or "—"
+
+
 class ConflictsModel(RowsModel[ConflictView]):
-    HEADERS = ("What", "Detected", "What happened")
+    HEADERS = ("What", "Whose", "Detected", "What happened")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         c = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return (c.what, local_time(c.detected_at), c.message)[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 2:
+            return (c.what, whose(c), local_time(c.detected_at), c.message)[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
             return c.message
         return None
 
@@ -94,7 +102,7 @@ class ConflictsList(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.model = ConflictsModel()
-        self.table = read_only_table(self.model, stretch=2)
+        self.table = read_only_table(self.model, stretch=3)
         self.table.setObjectName("conflictsTable")
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_selected())
         self.empty = QLabel("No conflicts: every workstation agrees.")
@@ -163,7 +171,7 @@ class ConflictsList(QWidget):
         conflict = self.current()
         self.message.setText(conflict.message if conflict else "")
         self.hint.setVisible(conflict is not None and conflict.reason == "overlap")
-        diff = differences(conflict.mine, conflict.theirs) if conflict else []
+        diff = differences(conflict.mine, conflict.theirs, conflict.names) if conflict else []
         self.fields.setRowCount(len(diff))
         for r, values in enumerate(diff):
             for c, value in enumerate(values):

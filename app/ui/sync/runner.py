@@ -26,12 +26,13 @@ class _Worker(SyncWorker):
 
     def __init__(self, runtime: ClinicRuntime, on_state: Callable[[SyncState], None], on_pulled: Callable[[], None]):
         super().__init__(runtime, on_state)
-        self._on_pulled = on_pulled
+        self.on_pulled: Callable[[], None] | None = on_pulled
 
     def round(self) -> sync.SyncReport | None:
         report = super().round()
-        if report is not None and (report.pulled or report.conflicts):
-            self._on_pulled()
+        notify = self.on_pulled  # read once: a stopping runner may clear it meanwhile
+        if report is not None and (report.pulled or report.conflicts) and notify is not None:
+            notify()
         return report
 
 
@@ -80,12 +81,23 @@ class SyncRunner(QObject):
         self._worker.start()
         self._running = True
 
-    def stop(self) -> None:
-        """Stop syncing (waits for a round in progress); safe to call more than once."""
+    def stop(self, *, wait: bool = False) -> None:
+        """Stop syncing; safe to call more than once.
+
+        A round in progress may be waiting on the network (up to its timeout), so signing out
+        or closing the window does not wait for it: it ends on its own thread and tells
+        nobody. `wait`: the application is quitting and its windows are gone already.
+        """
         self.wanted = False
-        if self._running:
-            self._running = False
-            self._worker.stop()
+        if not self._running:
+            return
+        self._running = False
+        worker = self._worker
+        worker.on_state, worker.on_pulled = None, None
+        if wait:
+            worker.stop()
+        else:
+            run_op(worker.stop, lambda _r: None, lambda _e: None)
 
     def reconnect(self) -> None:
         """The connection changed (connected, disconnected, new CA bundle): go on with the new one."""
