@@ -14,6 +14,8 @@ from sync.protocol import (
     REVOKED_MESSAGE,
     SCHEMA_HEADER,
     SCHEMA_VERSION,
+    AuditPush,
+    AuditPushed,
     EnrolRequest,
     EnrolResponse,
     PullResponse,
@@ -145,6 +147,15 @@ class CloudClient:
             headers={"Content-Type": "application/json"},
         )
         return PushResponse.model_validate_json(response.content)
+
+    def push_audit(self, request: AuditPush) -> AuditPushed:
+        response = self.request(
+            "POST",
+            "/v1/audit/events",
+            content=request.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        return AuditPushed.model_validate_json(response.content)
 
 
 _IMPLEMENTS: type[SyncApi] = CloudClient

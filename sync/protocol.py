@@ -36,6 +36,13 @@ Conflict rules (applied by the server, one push in one transaction):
   another of the same provider, operatory or patient. The one that would overlap is not
   stored and comes back as an ``overlap`` conflict whose ``server_row`` is the booking
   holding the time.
+
+Audit events (``POST /v1/audit/events``) travel on their own, in the order of the
+workstation's hash chain (``sync.audit_chain``): each carries the fields its hash covers.
+The cloud keeps them append-only. It refuses, storing none of the request, an event whose
+hash does not match its fields or that differs from the copy it holds (HTTP 422), and an
+event whose predecessor it does not hold (HTTP 409: send the chain again from its start;
+events it holds already are skipped).
 """
 
 import re
@@ -153,9 +160,32 @@ class EnrolResponse(BaseModel):
     clinic_name: str
 
 
+AUDIT_BATCH = 2_000
+
+
+class AuditEventIn(BaseModel):
+    """One link of a workstation's audit chain; `fields` are exactly what its hash covers."""
+
+    seq: Annotated[int, Field(ge=1)]
+    prev_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    fields: dict[str, str | None]
+
+
+class AuditPush(BaseModel):
+    events: Annotated[list[AuditEventIn], Field(min_length=1, max_length=AUDIT_BATCH)]
+
+
+class AuditPushed(BaseModel):
+    stored: int  # new to the cloud
+    known: int  # held already (a resend)
+
+
 class SyncApi(Protocol):
     """What a workstation can ask of the cloud: implemented by the HTTP client and the server."""
 
     def pull(self, cursor: int, limit: int | None = None) -> PullResponse: ...
 
     def push(self, request: PushRequest) -> PushResponse: ...
+
+    def push_audit(self, request: AuditPush) -> AuditPushed: ...

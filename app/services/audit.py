@@ -13,16 +13,16 @@ from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, AuditHead, Patient, StaffUser
 from app.db.types import UtcDateTime, utcnow
-from app.domain.audit_chain import GENESIS, ChainBreak, ChainedEvent, event_hash, verify_chain
 from app.domain.ids import new_id
 from app.domain.permissions import Scope
 from app.services.context import Ctx
 from app.services.runtime import ClinicRuntime
+from sync.audit_chain import GENESIS, ChainBreak, ChainedEvent, event_hash, verify_chain
 
 _STAMP = UtcDateTime()
 
 
-def _fields(ev: AuditEvent) -> dict[str, Any]:
+def hashed_fields(ev: AuditEvent) -> dict[str, Any]:
     """What the hash covers: everything but the chain links themselves."""
     return {
         "id": ev.id,
@@ -44,7 +44,7 @@ def append(session: Session, **values: Any) -> AuditEvent:
     seq = head.seq + 1 if head else 1
     prev = head.hash if head else GENESIS
     ev = AuditEvent(seq=seq, id=new_id(), occurred_at=utcnow(), prev_hash=prev, hash="", **values)
-    ev.hash = event_hash(prev, seq, _fields(ev))
+    ev.hash = event_hash(prev, seq, hashed_fields(ev))
     session.add(ev)
     if head is None:
         session.add(AuditHead(id=1, seq=seq, hash=ev.hash))
@@ -90,7 +90,7 @@ def verify(runtime: ClinicRuntime) -> ChainBreak | None:
                 select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
             ).scalars()
             for ev in rows:
-                yield ChainedEvent(ev.seq, ev.prev_hash, ev.hash, _fields(ev))
+                yield ChainedEvent(ev.seq, ev.prev_hash, ev.hash, hashed_fields(ev))
 
         return verify_chain(events(), head)
 

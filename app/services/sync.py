@@ -31,7 +31,7 @@ from app.db.engine import foreign_keys_off
 from app.db.models import SyncConflict
 from app.db.types import utcnow
 from app.domain.errors import UserError
-from app.services import backup_schedule, cloud
+from app.services import backup_schedule, cloud, sync_audit
 from app.services import sync_rows as rows
 from app.services.context import Ctx, UnitOfWork
 from app.services.runtime import ClinicRuntime
@@ -63,6 +63,7 @@ class SyncReport:
     conflicts: list[str] = field(default_factory=list)  # messages of the new conflicts
     cursor: int = 0
     seconds: float = 0.0
+    audit_sent: int = 0  # audit events new to the cloud
 
 
 def _audit(uow: UnitOfWork, action: str, details: dict[str, Any]) -> None:
@@ -413,19 +414,25 @@ def run_once(runtime: ClinicRuntime, api: SyncApi | None = None, progress: Progr
     try:
         _push_all(runtime, api, report, progress)
         _pull_all(runtime, api, report, progress)
+        _record_round(runtime, report)
+        # last, so the cloud also gets the round's own audit event
+        report.audit_sent = sync_audit.push(runtime, api)
     except CloudError as exc:
         raise SyncFailed(exc.message, offline=isinstance(exc, CloudUnreachable)) from None
     finally:
         if own_client is not None:
             own_client.close()
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record_round(runtime: ClinicRuntime, report: SyncReport) -> None:
     with Ctx(runtime, None).uow() as uow:
         _set(uow.session.connection(), LAST_OK, rows.stamp(utcnow()))
         if report.pushed or report.pulled or report.conflicts:
             counts = {"pushed": report.pushed, "pulled": report.pulled, "conflicts": len(report.conflicts)}
             _audit(uow, "sync.round", counts)
         uow.commit()
-    return report
 
 
 @dataclass(frozen=True)
@@ -434,6 +441,7 @@ class SyncStatus:
     pending: int  # rows changed here and not yet accepted by the cloud
     conflicts: int  # unresolved
     last_ok: datetime | None
+    audit_unsent: int = 0  # audit events the cloud has not acknowledged (sync_audit)
 
 
 def status(runtime: ClinicRuntime) -> SyncStatus:
@@ -444,11 +452,13 @@ def status(runtime: ClinicRuntime) -> SyncStatus:
         conflicts = conn.exec_driver_sql("SELECT COUNT(*) FROM sync_conflict WHERE resolved_at IS NULL").scalar()
         last_ok = _setting(conn, LAST_OK)
         enrolled = _setting(conn, cloud.URL) is not None
+        audit_unsent = sync_audit.unsent(conn) if enrolled else 0
     return SyncStatus(
         enrolled=enrolled,
         pending=int(pending or 0),
         conflicts=int(conflicts or 0),
         last_ok=datetime.fromisoformat(last_ok) if last_ok else None,
+        audit_unsent=audit_unsent,
     )
 
 

@@ -30,6 +30,7 @@ class SyncState:
     message: str = ""
     last_ok: datetime | None = None
     retry_at: datetime | None = None
+    audit_unsent: int = 0  # audit events the cloud has not acknowledged
 
 
 class SyncWorker:
@@ -55,6 +56,7 @@ class SyncWorker:
         self._lock = Lock()
         self._again = Event()
         self._stopped = False
+        self._in_round = False  # the watch's every-few-seconds update must not hide a round under way
         self._last_seen_seq = 0
         self._retry_at: datetime | None = None
         self._refused = ""
@@ -140,9 +142,13 @@ class SyncWorker:
         with self._lock:
             if self._stopped:
                 return None
-            self._publish("syncing")
+            self._in_round = True
+            self._publish()
             try:
-                report = sync.run_once(self.runtime)
+                try:
+                    report = sync.run_once(self.runtime)
+                finally:
+                    self._in_round = False
             except sync.SyncFailed as failed:
                 self._failed(failed)
                 return None
@@ -176,7 +182,9 @@ class SyncWorker:
     def _publish(self, kind: str | None = None, message: str = "") -> None:
         status = sync.status(self.runtime)
         if kind is None:
-            if not status.enrolled:
+            if self._in_round:
+                kind = "syncing"
+            elif not status.enrolled:
                 kind = "local"
             elif self._refused:
                 kind, message = "refused", self._refused
@@ -188,7 +196,9 @@ class SyncWorker:
                 kind = "pending"
             else:
                 kind = "synced"
-        self.state = SyncState(kind, status.pending, status.conflicts, message, status.last_ok, self._retry_at)
+        self.state = SyncState(
+            kind, status.pending, status.conflicts, message, status.last_ok, self._retry_at, status.audit_unsent
+        )
         notify = self.on_state  # read once: a stopping runner may clear it meanwhile
         if notify is not None:
             notify(self.state)

@@ -5,12 +5,13 @@ from fastapi.responses import JSONResponse
 
 from sync.backups import UPLOADS
 from sync.server import logs
-from sync.server.api.routes import backups, devices, enrol, events, health, sync
+from sync.server.api.routes import audit, backups, devices, enrol, events, health, sync
 from sync.server.config import Settings
 from sync.server.db import make_engine, make_reader, make_sessionmaker
 from sync.server.limits import BodySizeLimitMiddleware
 from sync.server.ratelimit import RateLimiter
 from sync.server.services import ServiceError
+from sync.server.services.audit_trail import AuditAltered, AuditGap, AuditRetry
 from sync.server.services.backup_store import BackupConflict, BackupNotFound, StorageFailed
 from sync.server.services.clinics import UnknownClinic
 from sync.server.services.devices import DeviceNotFound, EnrolCodeRefused
@@ -23,6 +24,9 @@ ERROR_STATUS: dict[type[ServiceError], int] = {
     UnknownClinic: 404,
     PushIdReused: 409,
     PushRetry: 503,
+    AuditAltered: 422,
+    AuditGap: 409,
+    AuditRetry: 503,
     BackupNotFound: 404,
     BackupConflict: 409,
     StorageFailed: 507,
@@ -51,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse(status_code=status, content={"detail": exc.message})
 
-    for module in (health, enrol, sync, events, devices, backups):
+    for module in (health, enrol, sync, audit, events, devices, backups):
         app.include_router(module.router)
     # the last added runs first: the access log sees every request, including refused ones
     app.add_middleware(

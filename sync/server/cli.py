@@ -1,4 +1,4 @@
-"""`chairside-cloud`: run the service, create clinics, print enrolment codes."""
+"""`chairside-cloud`: run the service, create clinics, print enrolment codes, check audit trails."""
 
 import argparse
 import sys
@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     code = commands.add_parser("enrol-code", help="print a one-time code that enrols one workstation")
     code.add_argument("--clinic", required=True, help="the clinic id")
     code.add_argument("--hours", type=float, default=24, help="how long the code stays valid (default 24)")
+    audit = commands.add_parser("audit", help="the audit events workstations sent").add_subparsers(
+        dest="audit_command", required=True
+    )
+    verify = audit.add_parser("verify", help="check every audit event of a clinic against its hash and chain")
+    verify.add_argument("--clinic", required=True, help="the clinic id")
     return parser
 
 
@@ -64,6 +69,20 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     return 0
 
 
+def _verify_audit(session, clinic_id: str) -> int:  # type: ignore[no-untyped-def]
+    from sync.server.services import audit_trail, clinics
+
+    clinics.get_clinic(session, clinic_id)
+    check = audit_trail.verify(session, clinic_id)
+    summary = f"{check.events} audit events from {len(check.workstations)} workstation(s)"
+    if check.intact:
+        _say(f"Audit trail intact: {summary}.")
+        return 0
+    for line in check.breaks:
+        sys.stderr.write(f"  {line}\n")
+    return _fail(f"the audit trail is broken ({summary}); the first breaks are listed above.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -88,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.command == "clinic":
                     clinic = clinics.create_clinic(session, args.name)
                     _say(clinic.id)
+                elif args.command == "audit":
+                    return _verify_audit(session, args.clinic)
                 else:
                     _say(clinics.create_enrol_code(session, args.clinic, hours=args.hours))
         finally:

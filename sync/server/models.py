@@ -174,3 +174,28 @@ class PushReceipt(Base):
     request_sha256: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """One link of a workstation's audit hash chain, as the workstation sent it. Append-only:
+    triggers refuse UPDATE and DELETE (migration 0003), and `chairside-cloud audit verify`
+    checks every hash and link.
+
+    A chain is found by its links (each `prev_hash` is the `hash` of the event before), not by
+    workstation: a workstation restored from a backup continues its chain from where the
+    backup ends, a fork the cloud keeps whole.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("clinic_id", "hash", name="uq_audit_event_clinic_hash"),)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workstation_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    # exactly the fields the hash covers (who, when, what); never logged
+    fields: Mapped[dict[str, Any]]
+    # the enrolled device that sent it
+    device_id: Mapped[str] = mapped_column(String(36))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

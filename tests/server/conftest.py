@@ -18,7 +18,15 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from sync.protocol import SCHEMA_HEADER, SCHEMA_VERSION, PullResponse, PushRequest, PushResponse
+from sync.protocol import (
+    SCHEMA_HEADER,
+    SCHEMA_VERSION,
+    AuditPush,
+    AuditPushed,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
 from sync.server import migrate
 from sync.server.app import create_app
 from sync.server.config import Settings
@@ -133,6 +141,11 @@ class Workstation:
         response = self.client.post("/v1/sync/push", json=request.model_dump(mode="json"), headers=self.headers)
         assert response.status_code == 200, response.text
         return PushResponse.model_validate(response.json())
+
+    def push_audit(self, request: AuditPush) -> AuditPushed:
+        response = self.client.post("/v1/audit/events", json=request.model_dump(mode="json"), headers=self.headers)
+        assert response.status_code == 200, response.text
+        return AuditPushed.model_validate(response.json())
 
     def push_changes(self, changes: dict[str, Any], last_pulled_cursor: int = 0, push_id: str | None = None) -> Any:
         body = {"push_id": push_id or uuid.uuid4().hex, "last_pulled_cursor": last_pulled_cursor, "changes": changes}

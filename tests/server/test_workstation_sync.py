@@ -5,6 +5,7 @@ workstations use the same client and sync code as the product (`chairside sync`)
 """
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ from app.services.runtime import ClinicRuntime
 from app.services.sync_background import SyncState, SyncWorker
 from sync.client import CloudClient
 from sync.server.config import Settings
+from sync.server.models import AuditEvent as CloudAuditEvent
 from sync.server.services import clinics
 from tests.conftest import ADMIN_PASSWORD, PASSPHRASE, STAFF_PASSWORD
 from tests.integration.scheduling_fixtures import FUTURE_MONDAY, make_book
@@ -434,6 +436,62 @@ def test_pulls_carry_on_when_the_database_dropped_the_services_connections(pair:
     assert report.pulled >= 1 and pid in patient_rows(surgery.runtime)
 
 
+def audit_links(runtime: ClinicRuntime) -> set[tuple[str, int, str]]:
+    with runtime.engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(text("SELECT workstation_id, seq, hash FROM audit_event"))}  # type: ignore[misc]
+
+
+def test_each_workstations_audit_trail_reaches_the_cloud_whole(pair: tuple[Ctx, Ctx], db: Session) -> None:
+    desk, surgery = pair
+    register(desk, "Ada", "Audit")
+    patients.search(surgery, "Audit")
+    sync.run_once(desk.runtime)
+    report = sync.run_once(surgery.runtime)
+
+    clinic_id = cloud.read_settings(desk.runtime, cloud.CLOUD_CLINIC)[cloud.CLOUD_CLINIC]
+    in_cloud = {
+        (ws, seq, digest)
+        for ws, seq, digest in db.execute(
+            select(CloudAuditEvent.workstation_id, CloudAuditEvent.seq, CloudAuditEvent.hash).where(
+                CloudAuditEvent.clinic_id == clinic_id
+            )
+        )
+    }
+    assert report.audit_sent > 0
+    # every event of both chains, the round's own "sync.round" included, and nothing else
+    assert in_cloud == audit_links(desk.runtime) | audit_links(surgery.runtime)
+    assert sync.status(desk.runtime).audit_unsent == sync.status(surgery.runtime).audit_unsent == 0
+
+
+def test_an_audit_trail_altered_on_the_workstation_is_refused_by_the_cloud(pair: tuple[Ctx, Ctx]) -> None:
+    desk, _surgery = pair
+    register(desk, "Tom", "Tamper")
+    with desk.runtime.engine.begin() as conn:  # someone edits the newest event before it is sent
+        conn.execute(text("UPDATE audit_event SET username = 'nobody' WHERE seq = (SELECT MAX(seq) FROM audit_event)"))
+
+    with pytest.raises(sync.SyncFailed) as refused:
+        sync.run_once(desk.runtime)
+
+    assert not refused.value.offline
+    assert "does not match its hash, so the workstation's audit trail was altered" in str(refused.value)
+    assert sync.status(desk.runtime).pending == 0  # the patient itself went to the cloud before
+
+
+def test_a_cloud_that_lost_audit_events_is_sent_the_whole_chain_again(pair: tuple[Ctx, Ctx], db: Session) -> None:
+    desk, _surgery = pair
+    sync.run_once(desk.runtime)
+    # as if the cloud's database were restored from a state before this workstation's events
+    db.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+    db.execute(text("DELETE FROM audit_event"))
+    db.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+    db.commit()
+    register(desk, "Lou", "Lost")
+
+    report = sync.run_once(desk.runtime)
+
+    assert report.audit_sent == len(audit_links(desk.runtime))
+
+
 def test_the_workstation_that_connected_the_clinic_takes_the_nightly_backup(pair: tuple[Ctx, Ctx]) -> None:
     desk, surgery = pair
     assert backup_schedule.runs_here(desk.runtime)  # the clinic's first in the cloud
@@ -485,6 +543,28 @@ def test_signing_out_while_a_round_fails_offline_finishes(runtime: ClinicRuntime
 
     assert not stopping.is_alive()  # the round's retry did not lock up the stopping worker
     assert not worker._lock.locked()
+
+
+def test_the_status_says_syncing_for_as_long_as_a_round_runs(runtime: ClinicRuntime) -> None:
+    with socket.socket() as silent:  # takes connections, never answers: the round hangs
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        cloud.write_settings(
+            runtime,
+            {
+                cloud.URL: f"http://127.0.0.1:{silent.getsockname()[1]}",
+                cloud.DEVICE_ID: "d",
+                cloud.CLOUD_CLINIC: "c",
+                cloud.TOKEN: "t",
+            },
+        )
+        worker = SyncWorker(runtime, interval=timedelta(hours=1), watch=timedelta(seconds=0.1))
+        worker.start()
+        wait_for(lambda: worker._lock.locked())
+        time.sleep(0.5)  # the watch looked at the change log several times meanwhile
+
+        assert worker.state.kind == "syncing"
+    worker.stop()
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:

@@ -249,6 +249,7 @@ def test_an_administrator_connects_the_workstation_and_it_syncs(qtbot, staff, cl
         qtbot.mouseClick(panel.sync_button, Qt.MouseButton.LeftButton)
         wait_ops(qtbot)
         assert panel.message.text() == "Synced: 0 sent, 0 received."
+        assert panel.shown["audit"].text() == "0"  # the audit trail went to the cloud too
 
         # revoked or token lost: enrolled again with a new code, over the same connection
         device = panel.shown["device"].text()

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from app.domain.audit_chain import GENESIS, ChainedEvent, event_hash, verify_chain
+from sync.audit_chain import GENESIS, ChainedEvent, event_hash, verify_chain
 
 
 def build_chain(n: int) -> list[ChainedEvent]:

@@ -124,6 +124,7 @@ class CloudPanel(QWidget):
             ("last", "Last successful sync"),
             ("pending", "Changes waiting to be sent"),
             ("conflicts", "Conflicts to resolve"),
+            ("audit", "Audit events waiting to be sent"),
         ):
             value = QLabel()
             value.setObjectName(f"cloud_{key}")
@@ -185,6 +186,7 @@ class CloudPanel(QWidget):
         self.shown["last"].setText(local_time(state.last_ok) if state.last_ok else "Not yet")
         self.shown["pending"].setText(str(state.pending))
         self.shown["conflicts"].setText(str(state.conflicts))
+        self.shown["audit"].setText(str(state.audit_unsent))
 
     def say(self, text: str, ok: bool = True) -> None:
         self.message.setStyleSheet(f"color: {'#1B5E20' if ok else '#B3261E'};")

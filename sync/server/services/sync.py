@@ -20,6 +20,8 @@ from sync.protocol import (
     FIELD_MERGE_TABLES,
     FIELD_VERSIONS_KEY,
     SCHEMA_VERSION,
+    AuditPush,
+    AuditPushed,
     Conflict,
     ConflictReason,
     PullResponse,
@@ -31,7 +33,7 @@ from sync.protocol import (
     instant,
 )
 from sync.server.models import Clinic, PushReceipt, SyncRow, utcnow
-from sync.server.services import ServiceError
+from sync.server.services import ServiceError, audit_trail
 from sync.server.services.bookings import APPOINTMENT_TABLE, Bookings, BookingsChanged
 
 # keys the merge never treats as clinical fields
@@ -179,6 +181,10 @@ class ClinicSync:
         return {**row.data, "id": row.row_id, "version": row.version}
 
     # push
+
+    def push_audit(self, request: AuditPush) -> AuditPushed:
+        """Append the workstation's audit events (audit_trail.append)."""
+        return audit_trail.append(self.session, self.clinic_id, self.device_id, request)
 
     def push(self, request: PushRequest) -> PushResponse:
         """Apply a push in one transaction; the same push_id again returns the first reply."""

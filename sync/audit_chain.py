@@ -1,4 +1,8 @@
-"""The audit hash chain: each event's hash covers its content and the previous hash."""
+"""The audit hash chain: each event's hash covers its content and the previous hash.
+
+Shared by the workstation (which writes the chain) and the cloud (which checks every event
+it is sent against its hash, and keeps them append-only).
+"""
 
 import hashlib
 import json
