@@ -266,9 +266,8 @@ def _backup_nightly(args: argparse.Namespace, runtime) -> int:  # type: ignore[n
 
     sends = bool(transports_from_env())
     if args.here is not None or args.folder or args.no_folder:
-        here = backup_schedule.runs_here(runtime, sends_messages=sends) if args.here is None else args.here
         folder = None if args.no_folder else args.folder or backup_schedule.backup_folder(runtime)
-        backup_schedule.choose(runtime, here=here, folder=folder)
+        backup_schedule.choose(runtime, here=args.here, folder=folder)
     if not backup_schedule.runs_here(runtime, sends_messages=sends):
         print("This workstation does not take the clinic's nightly backup (--here to take it).")
         return EXIT_OK
@@ -277,7 +276,7 @@ def _backup_nightly(args: argparse.Namespace, runtime) -> int:  # type: ignore[n
     print(
         "This workstation takes the clinic's nightly backup at 02:30 clinic time, to "
         + (" and ".join(str(p) for p in places) if places else "nowhere yet (not enrolled, no --folder)")
-        + ". Changes take effect when Chairside next starts here."
+        + ". It applies from tonight (from its next start where Chairside had nowhere to back up to)."
     )
     return EXIT_OK
 

@@ -53,7 +53,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # the client database's Alembic head (app/db/migrations/versions); bump it with every
 # client migration, since a row's columns are what the schema says they are
-SCHEMA_VERSION = "0006"
+SCHEMA_VERSION = "0007"
 SCHEMA_HEADER = "X-Chairside-Schema"
 
 # tables whose rows merge field by field instead of conflicting as a whole

@@ -40,6 +40,8 @@ class Clinic(Synced, Base):
     # clinical preferences: how teeth are named everywhere, and the perio probing order
     tooth_numbering: Mapped[str] = mapped_column(String(16), default="universal", server_default="universal")
     probing_path: Mapped[str] = mapped_column(String(32), default="s-curve", server_default="s-curve")
+    # the workstation taking the nightly backup; '' none, NULL never chosen (backup_schedule)
+    nightly_backup_by: Mapped[str | None] = mapped_column(String(36))
 
 
 class StaffUser(Synced, Base):

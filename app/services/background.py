@@ -79,7 +79,8 @@ class BackgroundJobs:
         nightly_backup: bool = True,
     ) -> None:
         """Reminders and the outbox run when there are `transports` to send with; the nightly
-        backup when `nightly_backup` (backup_schedule.runs_here)."""
+        backup job when `nightly_backup` (it backs up on the night only where
+        backup_schedule.runs_here)."""
         self.runtime = runtime
         self.transports = transports
         self.nightly_backup = nightly_backup
@@ -140,7 +141,7 @@ class BackgroundJobs:
         if self.transports:
             self._add_messaging_jobs(run_soon)
         if self.nightly_backup:
-            backup_schedule.add_nightly_job(self.scheduler, self.runtime)
+            backup_schedule.add_nightly_job(self.scheduler, self.runtime, sends_messages=bool(self.transports))
         unwanted = ([] if self.transports else [SCAN_JOB, DRAIN_JOB, HIGH_JOB]) + (
             [] if self.nightly_backup else [backup_schedule.JOB_ID]
         )

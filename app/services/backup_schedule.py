@@ -1,7 +1,8 @@
 """The nightly backup: at 02:30 clinic time, to the clinic's cloud and/or this workstation's
 backup folder, then retention (7 daily, 4 weekly, 12 monthly).
 
-Destinations: the cloud if this workstation is enrolled, and the folder set in
+One workstation of the clinic takes it: the one chosen in the clinic's row (it syncs), see
+`runs_here`. Destinations: the cloud if this workstation is enrolled, and the folder set in
 local_setting `backup.folder` (a USB disk or NAS share), each on its own: one failing
 does not stop the other. Failures are logged (backups, stores and reasons, never patient
 data); an interrupted backup resumes on the next run.
@@ -11,14 +12,15 @@ one-thread executor, so a long first upload never holds up the reminder and outb
 Like those jobs, the persisted job names only the clinic id and finds the running clinic
 in `_RUNNING`. A night missed while the program was closed runs once, a few minutes after
 it opens: a re-added job gets a fresh next run time, so the miss is judged from the last
-run kept in local_setting `backup.last_nightly`. Closing the program stops a running
+complete backup kept in local_setting `backup.last_nightly` (a night whose backup failed
+anywhere counts as missed). Closing the program stops a running
 backup at its next chunk (`stop`), rather than holding the program open until it ends.
 """
 
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -29,6 +31,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from app.db.models import Clinic
 from app.domain.backup_format import Retention
 from app.domain.errors import UserError
 from app.domain.permissions import Scope
@@ -46,7 +49,6 @@ AT = time(2, 30)
 CATCH_UP_AFTER = timedelta(minutes=5)  # after start-up, for a missed night
 POLICY = Retention(daily=7, weekly=4, monthly=12)
 FOLDER_SETTING, LAST_RUN_SETTING = "backup.folder", "backup.last_nightly"
-HERE_SETTING = "backup.nightly_here"
 
 
 @dataclass
@@ -54,6 +56,7 @@ class _Running:
     runtime: ClinicRuntime
     passphrase: PassphraseProvider
     stopping: threading.Event
+    sends_messages: bool = False
 
 
 _RUNNING: dict[str, _Running] = {}
@@ -77,36 +80,54 @@ def set_backup_folder(runtime: ClinicRuntime, folder: Path | None) -> None:
     cloud.write_settings(runtime, {FOLDER_SETTING: str(folder) if folder else None})
 
 
-def runs_here(runtime: ClinicRuntime, *, sends_messages: bool = False) -> bool:
-    """Whether this workstation takes the clinic's nightly backup.
+NOBODY = ""  # clinic.nightly_backup_by when an administrator turned it off everywhere
 
-    As set (Admin → Cloud, `chairside backup nightly`, or on by itself on the workstation
-    that connected the clinic to the cloud); never set, it is the workstation that sends the
-    reminders, as before the setting existed, so an upgraded clinic keeps its backups.
-    """
-    value = cloud.read_settings(runtime, HERE_SETTING).get(HERE_SETTING)
-    return sends_messages if value is None else value == "1"
+
+def has_destination(runtime: ClinicRuntime) -> bool:
+    """Whether a backup from this workstation has anywhere to go (the cloud, a folder)."""
+    return bool(cloud.read_settings(runtime, cloud.URL, FOLDER_SETTING))
+
+
+def nightly_workstation(runtime: ClinicRuntime) -> str | None:
+    """The workstation id chosen clinic-wide to take the nightly backup (NOBODY: none), or
+    None when never chosen. It is a column of the clinic's row, so it syncs: choosing one
+    workstation stops the one chosen before, once the choice reaches it."""
+    with runtime.engine.connect() as conn:
+        return conn.exec_driver_sql(  # type: ignore[no-any-return]
+            "SELECT nightly_backup_by FROM clinic WHERE id = ?", (runtime.info.clinic_id,)
+        ).scalar()
+
+
+def runs_here(runtime: ClinicRuntime, *, sends_messages: bool = False) -> bool:
+    """Whether this workstation takes the clinic's nightly backup: the one chosen (Admin →
+    Backups, `chairside backup nightly`, or by itself the workstation that connected the
+    clinic to the cloud); never chosen, the workstation that sends the reminders, as before
+    the choice existed, so an upgraded clinic keeps its backups."""
+    chosen = nightly_workstation(runtime)
+    return sends_messages if chosen is None else chosen == runtime.workstation_id
 
 
 def take_nightly_if_unset(runtime: ClinicRuntime) -> None:
     """The workstation that connects the clinic to the cloud takes the nightly backup, unless
-    an administrator chose otherwise for it."""
-    if cloud.read_settings(runtime, HERE_SETTING).get(HERE_SETTING) is None:
-        cloud.write_settings(runtime, {HERE_SETTING: "1"})
+    one was chosen before."""
+    if nightly_workstation(runtime) is None:
+        _set_chosen(Ctx(runtime, None), runtime.workstation_id, {"reason": "connected the clinic to the cloud"})
 
 
-def configure(ctx: Ctx, *, here: bool, folder: Path | None) -> None:
+def configure(ctx: Ctx, *, here: bool | None, folder: Path | None) -> None:
     """`choose`, by an administrator (Admin → Backups)."""
     ctx.require(Scope.USERS_ADMIN)
     choose(ctx.runtime, here=here, folder=folder, actor=ctx.actor)
 
 
-def choose(runtime: ClinicRuntime, *, here: bool, folder: Path | None, actor: Actor | None = None) -> None:
-    """Take (or stop taking) the nightly backup on this workstation, also to `folder` if given.
+def choose(runtime: ClinicRuntime, *, here: bool | None, folder: Path | None, actor: Actor | None = None) -> None:
+    """Make this workstation the clinic's nightly-backup workstation (`here` True), or stop it
+    taking it (False: then no workstation does until one is chosen); None leaves that as it
+    is. `folder`: where this workstation's backups also go (None: no folder).
 
     Audited (actor None: clinic IT on the command line, with the clinic's key). A folder must
     exist (a USB disk or NAS share that is plugged in now) and lie outside the clinic's own
-    folder. Takes effect when Chairside next starts on this workstation.
+    folder. The nightly job looks at the choice each night, so it applies from the next one.
     """
     if folder is not None:
         if not folder.is_dir():
@@ -115,9 +136,30 @@ def choose(runtime: ClinicRuntime, *, here: bool, folder: Path | None, actor: Ac
             )
         if folder.resolve().is_relative_to(runtime.data_dir.resolve()):
             raise UserError(f"Keep backups outside the clinic's folder {runtime.data_dir} (best on another disk).")
-    cloud.write_settings(runtime, {HERE_SETTING: "1" if here else "0", FOLDER_SETTING: str(folder) if folder else None})
-    with Ctx(runtime, actor).uow() as uow:
-        uow.audit("backup.nightly_configured", details={"here": here, "folder": str(folder) if folder else None})
+    set_backup_folder(runtime, folder)
+    ctx = Ctx(runtime, actor)
+    details = {"here": here, "folder": str(folder) if folder else None}
+    if here:
+        _set_chosen(ctx, runtime.workstation_id, details)
+    elif here is False and nightly_workstation(runtime) in (None, runtime.workstation_id):
+        _set_chosen(ctx, NOBODY, details)
+    else:
+        with ctx.uow() as uow:
+            uow.audit("backup.nightly_configured", details=details)
+            uow.commit()
+
+
+def _set_chosen(ctx: Ctx, workstation: str, details: Mapping[str, object]) -> None:
+    with ctx.uow() as uow:
+        clinic = uow.session.get(Clinic, ctx.runtime.info.clinic_id)
+        assert clinic is not None
+        clinic.nightly_backup_by = workstation
+        uow.audit(
+            "backup.nightly_configured",
+            entity_type="clinic",
+            entity_id=clinic.id,
+            details={**details, "workstation": workstation or None},
+        )
         uow.commit()
 
 
@@ -171,7 +213,9 @@ def run_nightly(
         outcomes.append(_back_up(runtime, "the cloud service", lambda: open_cloud_store(runtime), passphrase, stopping))
     if not outcomes:
         log.info("nightly backup: no destination set (no backup folder, not enrolled in a cloud)")
-    if not stopping.is_set():
+    if outcomes and all(o.error is None for o in outcomes) and not stopping.is_set():
+        # only a backup that reached every destination counts: after a failure, the next
+        # start of the program tries again a few minutes later (`_missed`)
         cloud.write_settings(runtime, {LAST_RUN_SETTING: datetime.now(UTC).isoformat()})
     return outcomes
 
@@ -179,6 +223,9 @@ def run_nightly(
 def _nightly_job(clinic_id: str) -> None:
     running = _RUNNING.get(clinic_id)
     if running is None:
+        return
+    if not runs_here(running.runtime, sends_messages=running.sends_messages):
+        log.info("nightly backup: another workstation of the clinic takes it")
         return
     try:
         run_nightly(running.runtime, passphrase=running.passphrase, stopping=running.stopping)
@@ -208,10 +255,15 @@ def add_nightly_job(
     passphrase: PassphraseProvider = lambda: None,
     at: time = AT,
     now: datetime | None = None,
+    sends_messages: bool = False,
 ) -> None:
-    """Schedule the clinic's nightly backup on `scheduler` (call before `scheduler.start()`)."""
+    """Schedule the clinic's nightly backup on `scheduler` (call before `scheduler.start()`).
+
+    Each night the job backs up only if this workstation takes the backup then (`runs_here`;
+    `sends_messages` for a clinic that never chose one), so a choice made since, here or on
+    another workstation, needs no restart."""
     clinic_id = runtime.info.clinic_id
-    _RUNNING[clinic_id] = _Running(runtime, passphrase, threading.Event())
+    _RUNNING[clinic_id] = _Running(runtime, passphrase, threading.Event(), sends_messages)
     with contextlib.suppress(ValueError):  # already added
         scheduler.add_executor(ThreadPoolExecutor(max_workers=1), alias=EXECUTOR)
     tz = ZoneInfo(runtime.info.time_zone)
@@ -229,6 +281,11 @@ def add_nightly_job(
         misfire_grace_time=None,  # a night slept through (laptop lid shut) still runs, once
         **catch_up,
     )
+
+
+def scheduled(runtime: ClinicRuntime) -> bool:
+    """Whether this running program has the nightly job (it runs where a backup can go)."""
+    return runtime.info.clinic_id in _RUNNING
 
 
 def stop(clinic_id: str) -> None:

@@ -71,13 +71,14 @@ def show_main_window(runtime: ClinicRuntime, actor: Actor):  # type: ignore[no-u
 
 
 def _start_background(runtime: ClinicRuntime, window) -> None:  # type: ignore[no-untyped-def]
-    """Reminder scans and the outbox on the sending workstation, the nightly backup on the one
-    that takes it (backup_schedule.runs_here); nothing on the others."""
+    """Reminder scans and the outbox on the sending workstation; the nightly backup job
+    wherever a backup could go (it backs up on the night where backup_schedule.runs_here
+    then, so choosing another workstation needs no restart); nothing on the others."""
     from app.services import backup_schedule
     from app.services.messaging.settings import transports_from_env
 
     transports = transports_from_env()
-    nightly = backup_schedule.runs_here(runtime, sends_messages=bool(transports))
+    nightly = backup_schedule.has_destination(runtime)
     if not transports and not nightly:
         return
     from app.services.background import start_background

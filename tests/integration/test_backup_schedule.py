@@ -65,6 +65,8 @@ def test_no_destination_means_no_backup_and_a_missing_folder_is_reported_not_rai
     backup_schedule.set_backup_folder(runtime, tmp_path / "unplugged" / "backups")
     [outcome] = backup_schedule.run_nightly(runtime)
     assert outcome.backup_id is None and "does not exist or is not reachable" in (outcome.error or "")
+    # a failed night is not taken for a done one: the next start makes it up
+    assert backup_schedule.LAST_RUN_SETTING not in cloud.read_settings(runtime, backup_schedule.LAST_RUN_SETTING)
 
 
 def test_closing_the_program_stops_the_backup_and_the_next_run_resumes_it(
@@ -114,6 +116,9 @@ def test_the_job_runs_at_half_past_two_clinic_time_and_catches_up_a_missed_night
     usb.mkdir()
     backup_schedule.set_backup_folder(runtime, usb)
     backup_schedule._nightly_job(runtime.info.clinic_id)
+    assert backup.FolderStore(usb).list_backups() == []  # never chosen, and it sends no reminders: not its job
+    backup_schedule.choose(runtime, here=True, folder=usb)
+    backup_schedule._nightly_job(runtime.info.clinic_id)  # the choice counts the same night: no restart needed
     assert len(backup.FolderStore(usb).list_backups()) == 1
     backup_schedule.stop(runtime.info.clinic_id)
     backup_schedule._nightly_job(runtime.info.clinic_id)  # closed: nothing runs

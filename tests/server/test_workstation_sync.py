@@ -492,10 +492,19 @@ def test_a_cloud_that_lost_audit_events_is_sent_the_whole_chain_again(pair: tupl
     assert report.audit_sent == len(audit_links(desk.runtime))
 
 
-def test_the_workstation_that_connected_the_clinic_takes_the_nightly_backup(pair: tuple[Ctx, Ctx]) -> None:
+def test_the_workstation_that_connected_the_clinic_takes_the_nightly_backup_until_another_is_chosen(
+    pair: tuple[Ctx, Ctx],
+) -> None:
     desk, surgery = pair
     assert backup_schedule.runs_here(desk.runtime)  # the clinic's first in the cloud
     assert not backup_schedule.runs_here(surgery.runtime)  # one backup a night is enough
+
+    backup_schedule.choose(surgery.runtime, here=True, folder=None)  # an administrator moves it
+    sync.run_once(surgery.runtime)
+    sync.run_once(desk.runtime)
+
+    assert backup_schedule.runs_here(surgery.runtime)
+    assert not backup_schedule.runs_here(desk.runtime, sends_messages=True)  # never two a night
 
 
 def test_offline_changes_wait_and_the_worker_backs_off(runtime: ClinicRuntime, staff: dict) -> None:  # type: ignore[type-arg]

@@ -37,7 +37,9 @@ class BackupsPanel(QWidget):
         runtime = ctx.runtime
         self.here = QCheckBox("Take the clinic's nightly backup on this workstation (02:30)")
         self.here.setObjectName("nightlyHere")
-        self.here.setChecked(backup_schedule.runs_here(runtime))
+        self.taken_by = QLabel()
+        self.taken_by.setObjectName("nightlyTakenBy")
+        self._show_choice()
         self.folder = QLineEdit(str(backup_schedule.backup_folder(runtime) or ""))
         self.folder.setObjectName("nightlyFolder")
         self.folder.setReadOnly(True)
@@ -53,9 +55,9 @@ class BackupsPanel(QWidget):
         folder_row.addWidget(clear)
         note = QLabel(
             "Encrypted on this workstation, to the clinic's cloud when it is connected and to the folder if one "
-            "is set; 7 daily, 4 weekly and 12 monthly backups are kept. One workstation of the clinic is enough. "
-            "A night missed while Chairside was closed is made up a few minutes after it starts. "
-            "Changes take effect the next time Chairside starts here."
+            "is set; 7 daily, 4 weekly and 12 monthly backups are kept. One workstation of the clinic takes it: "
+            "choosing this one stops the one before once the choice has synced to it. A night missed (Chairside "
+            "closed, or a backup that failed) is made up a few minutes after Chairside starts."
         )
         note.setWordWrap(True)
         note.setStyleSheet("color: #5F6B73;")
@@ -82,6 +84,7 @@ class BackupsPanel(QWidget):
         box = QGroupBox("Nightly backup")
         inside = QVBoxLayout(box)
         inside.addWidget(self.here)
+        inside.addWidget(self.taken_by)
         inside.addLayout(folder_row)
         inside.addWidget(note)
         inside.addWidget(self.last)
@@ -92,12 +95,27 @@ class BackupsPanel(QWidget):
         layout.addStretch()
         self._show_last()
 
+    def _show_choice(self) -> None:
+        runtime = self.ctx.runtime
+        chosen = backup_schedule.nightly_workstation(runtime)
+        self.here_before = backup_schedule.runs_here(runtime)
+        self.here.setChecked(self.here_before)
+        if chosen == runtime.workstation_id:
+            text = "This workstation takes the clinic's nightly backup."
+        elif chosen:
+            text = f"Another workstation of the clinic takes the nightly backup (workstation {chosen[:8]})."
+        elif chosen == backup_schedule.NOBODY:
+            text = "No workstation takes the clinic's nightly backup: choose one."
+        else:
+            text = "Not chosen yet: the workstation that sends reminders takes it."
+        self.taken_by.setText(text)
+
     def _show_last(self) -> None:
         value = cloud.read_settings(self.ctx.runtime, backup_schedule.LAST_RUN_SETTING).get(
             backup_schedule.LAST_RUN_SETTING
         )
         when = instant(value)
-        self.last.setText(f"Last backup run from this workstation: {local_time(when) if when else 'none yet'}")
+        self.last.setText(f"Last complete backup from this workstation: {local_time(when) if when else 'none yet'}")
 
     def _choose(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Folder for the nightly backup", self.folder.text())
@@ -109,12 +127,17 @@ class BackupsPanel(QWidget):
         self.message.setText(escape(text))
 
     def save(self) -> None:
-        here, folder = self.here.isChecked(), Path(self.folder.text()) if self.folder.text() else None
-        run_op(
-            lambda: backup_schedule.configure(self.ctx, here=here, folder=folder),
-            lambda _r: self.say("Saved. It takes effect the next time Chairside starts on this workstation.", True),
-            self._failed,
-        )
+        # the box as it was shown leaves the clinic's choice alone (only the folder changed)
+        here = self.here.isChecked() if self.here.isChecked() != self.here_before else None
+        folder = Path(self.folder.text()) if self.folder.text() else None
+        run_op(lambda: backup_schedule.configure(self.ctx, here=here, folder=folder), self._saved, self._failed)
+
+    def _saved(self, _result: None) -> None:
+        self._show_choice()
+        if backup_schedule.runs_here(self.ctx.runtime) and not backup_schedule.scheduled(self.ctx.runtime):
+            self.say("Saved. Backups start here the next time Chairside starts on this workstation.", True)
+        else:
+            self.say("Saved. It applies from tonight's backup.", True)
 
     def back_up_now(self) -> None:
         if not cloud.read_settings(self.ctx.runtime, cloud.URL) and not backup_schedule.backup_folder(self.ctx.runtime):
