@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from sync.protocol import (
     REVOKED_MESSAGE,
@@ -140,22 +141,17 @@ class CloudClient:
         return PullResponse.model_validate_json(response.content)
 
     def push(self, request: PushRequest) -> PushResponse:
-        response = self.request(
-            "POST",
-            "/v1/sync/push",
-            content=request.model_dump_json(),
-            headers={"Content-Type": "application/json"},
-        )
-        return PushResponse.model_validate_json(response.content)
+        return PushResponse.model_validate_json(self._post("/v1/sync/push", request))
 
     def push_audit(self, request: AuditPush) -> AuditPushed:
+        return AuditPushed.model_validate_json(self._post("/v1/audit/events", request))
+
+    def _post(self, path: str, body: BaseModel) -> bytes:
+        # serialised by pydantic, once (a push can be megabytes)
         response = self.request(
-            "POST",
-            "/v1/audit/events",
-            content=request.model_dump_json(),
-            headers={"Content-Type": "application/json"},
+            "POST", path, content=body.model_dump_json(), headers={"Content-Type": "application/json"}
         )
-        return AuditPushed.model_validate_json(response.content)
+        return response.content
 
 
 _IMPLEMENTS: type[SyncApi] = CloudClient
