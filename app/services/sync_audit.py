@@ -16,6 +16,8 @@ from sync.client import CloudRefused
 from sync.protocol import AUDIT_BATCH, AuditEventIn, AuditPush, SyncApi
 
 SENT = "sync.audit_sent"
+# well under the service's 10 MB request limit, however long the events' details
+BATCH_BYTES = 4_000_000
 _GAP = 409
 
 
@@ -54,7 +56,12 @@ def _batch(runtime: ClinicRuntime, after: int) -> list[AuditEventIn]:
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(AUDIT_BATCH)
         )
-        return [
-            AuditEventIn(seq=ev.seq, prev_hash=ev.prev_hash, hash=ev.hash, fields=audit.hashed_fields(ev))
-            for ev in events
-        ]
+        batch: list[AuditEventIn] = []
+        size = 0
+        for ev in events:
+            fields = audit.hashed_fields(ev)
+            size += len(ev.details or "") + 600  # the other fields and the JSON around them, at most
+            if batch and size > BATCH_BYTES:
+                break
+            batch.append(AuditEventIn(seq=ev.seq, prev_hash=ev.prev_hash, hash=ev.hash, fields=fields))
+        return batch

@@ -477,6 +477,18 @@ def test_an_audit_trail_altered_on_the_workstation_is_refused_by_the_cloud(pair:
     assert sync.status(desk.runtime).pending == 0  # the patient itself went to the cloud before
 
 
+def test_audit_events_with_long_details_go_in_requests_the_service_accepts(pair: tuple[Ctx, Ctx]) -> None:
+    desk, _surgery = pair
+    with Ctx(desk.runtime, None).uow() as uow:  # 12 MB of events: more than one request may carry
+        for _ in range(120):
+            uow.audit("test.long_details", details={"text": "x" * 100_000})
+        uow.commit()
+
+    report = sync.run_once(desk.runtime)
+
+    assert report.audit_sent >= 120 and sync.status(desk.runtime).audit_unsent == 0
+
+
 def test_a_cloud_that_lost_audit_events_is_sent_the_whole_chain_again(pair: tuple[Ctx, Ctx], db: Session) -> None:
     desk, _surgery = pair
     sync.run_once(desk.runtime)
