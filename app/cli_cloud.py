@@ -41,8 +41,8 @@ def _report(report: Any) -> None:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(
-        f"Synced: {report.pushed:,} rows sent, {report.pulled:,} received in {report.seconds:.1f} s "
-        f"(cloud change {report.cursor})."
+        f"Synced: {report.pushed:,} rows sent, {report.pulled:,} received, {report.audit_sent:,} audit events "
+        f"sent in {report.seconds:.1f} s (cloud change {report.cursor})."
     )
     for message in report.conflicts:
         print(f"Conflict: {message}")
@@ -85,7 +85,10 @@ def cmd_cloud(args: argparse.Namespace, data_dir: Path, passphrase: Callable[[],
         config = cloud.require(runtime)
         last = f"{state.last_ok.astimezone():%d %b %Y %H:%M}" if state.last_ok else "never"
         print(f"Cloud: {config.url} (device {config.device_id})")
-        print(f"Last sync: {last}; pending: {state.pending}; conflicts: {state.conflicts}")
+        print(
+            f"Last sync: {last}; pending: {state.pending}; conflicts: {state.conflicts}; "
+            f"audit events not yet sent: {state.audit_unsent}"
+        )
         return EXIT_OK
     finally:
         runtime.close()
