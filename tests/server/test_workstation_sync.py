@@ -5,7 +5,6 @@ workstations use the same client and sync code as the product (`chairside sync`)
 """
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +31,16 @@ from sync.server.models import AuditEvent as CloudAuditEvent
 from sync.server.services import clinics
 from tests.conftest import ADMIN_PASSWORD, PASSPHRASE, STAFF_PASSWORD
 from tests.integration.scheduling_fixtures import FUTURE_MONDAY, make_book
-from tests.server.workstations import DropReplies, Served, edit, free_port, register, serve
+from tests.server.workstations import (
+    DropReplies,
+    Served,
+    edit,
+    enrolled_offline,
+    free_port,
+    register,
+    serve,
+    silent_cloud,
+)
 
 
 @pytest.fixture(scope="module")
@@ -520,10 +528,7 @@ def test_the_workstation_that_connected_the_clinic_takes_the_nightly_backup_unti
 
 
 def test_offline_changes_wait_and_the_worker_backs_off(runtime: ClinicRuntime, staff: dict) -> None:  # type: ignore[type-arg]
-    cloud.write_settings(
-        runtime,
-        {cloud.URL: f"http://127.0.0.1:{free_port()}", cloud.DEVICE_ID: "d", cloud.CLOUD_CLINIC: "c", cloud.TOKEN: "t"},
-    )
+    enrolled_offline(runtime)
     before = sync.status(runtime).pending
     register(staff[Role.RECEPTIONIST], "Ned", "Nash")
     worker = SyncWorker(runtime, interval=timedelta(hours=1))
@@ -544,10 +549,7 @@ def test_offline_changes_wait_and_the_worker_backs_off(runtime: ClinicRuntime, s
 
 
 def test_signing_out_while_a_round_fails_offline_finishes(runtime: ClinicRuntime) -> None:
-    cloud.write_settings(
-        runtime,
-        {cloud.URL: f"http://127.0.0.1:{free_port()}", cloud.DEVICE_ID: "d", cloud.CLOUD_CLINIC: "c", cloud.TOKEN: "t"},
-    )
+    enrolled_offline(runtime)
     stopping = threading.Thread(target=lambda: worker.stop(), daemon=True)
 
     def seen(state: SyncState) -> None:
@@ -567,18 +569,7 @@ def test_signing_out_while_a_round_fails_offline_finishes(runtime: ClinicRuntime
 
 
 def test_the_status_says_syncing_for_as_long_as_a_round_runs(runtime: ClinicRuntime) -> None:
-    with socket.socket() as silent:  # takes connections, never answers: the round hangs
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
-        cloud.write_settings(
-            runtime,
-            {
-                cloud.URL: f"http://127.0.0.1:{silent.getsockname()[1]}",
-                cloud.DEVICE_ID: "d",
-                cloud.CLOUD_CLINIC: "c",
-                cloud.TOKEN: "t",
-            },
-        )
+    with silent_cloud(runtime):  # the round hangs on the network
         worker = SyncWorker(runtime, interval=timedelta(hours=1), watch=timedelta(seconds=0.1))
         worker.start()
         wait_for(lambda: worker._lock.locked())

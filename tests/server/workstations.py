@@ -18,8 +18,9 @@ import pytest
 import uvicorn
 
 from app.domain.patients import PatientInput
-from app.services import patients
+from app.services import cloud, patients
 from app.services.context import Ctx
+from app.services.runtime import ClinicRuntime
 from sync.server.app import create_app
 from sync.server.config import Settings
 
@@ -28,6 +29,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def enrolled_with(runtime: ClinicRuntime, address: str) -> None:
+    """The settings of a workstation enrolled with the cloud at `address` (token and ids made up)."""
+    cloud.write_settings(runtime, {cloud.URL: address, cloud.DEVICE_ID: "d", cloud.CLOUD_CLINIC: "c", cloud.TOKEN: "t"})
+
+
+def enrolled_offline(runtime: ClinicRuntime) -> None:
+    """Enrolled with a cloud nobody answers at: connections are refused at once."""
+    enrolled_with(runtime, f"http://127.0.0.1:{free_port()}")
+
+
+@contextmanager
+def silent_cloud(runtime: ClinicRuntime) -> Iterator[None]:
+    """Enrolled with a cloud that takes connections and never answers, so a round hangs on the
+    network until the block ends (the socket closes and the round fails)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        enrolled_with(runtime, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        yield
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:

@@ -1,7 +1,6 @@
 """Cloud sync on the desktop: the status bar, the conflicts list, and Admin → Cloud against a real service."""
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import AuditEvent, Patient, StaffUser, SyncConflict
 from app.domain.permissions import Role
-from app.services import cloud, sync, sync_rows
+from app.services import sync, sync_rows
 from app.services.context import Ctx
 from app.services.sync_background import SyncState
 from app.ui.ops import bus
@@ -22,7 +21,7 @@ from sync.server import migrate
 from sync.server.config import Settings
 from sync.server.db import make_engine
 from sync.server.services import clinics
-from tests.server.workstations import Served, free_port, register, serve
+from tests.server.workstations import Served, enrolled_offline, free_port, register, serve, silent_cloud
 from tests.ui.conftest import make_window, wait_ops
 
 TODAY_10_42 = datetime.now().astimezone().replace(hour=10, minute=42)
@@ -94,14 +93,6 @@ def _patient_conflict(ctx: Ctx) -> tuple[str, str]:
     return pid, mine["mobile_phone"]
 
 
-def _enrolled_offline(ctx: Ctx) -> None:
-    """Settings of an enrolled workstation; nothing syncs (tests do not start the worker)."""
-    address = f"http://127.0.0.1:{free_port()}"
-    cloud.write_settings(
-        ctx.runtime, {cloud.URL: address, cloud.DEVICE_ID: "d", cloud.CLOUD_CLINIC: "c", cloud.TOKEN: "t"}
-    )
-
-
 def _add_overlap(ctx: Ctx, patient_id: str, provider_id: str) -> None:
     booking = {
         "id": "a1",
@@ -127,7 +118,7 @@ def _add_overlap(ctx: Ctx, patient_id: str, provider_id: str) -> None:
 def test_the_conflicts_dialog_shows_both_versions_and_keeps_this_workstations(qtbot, staff) -> None:  # type: ignore[no-untyped-def]
     admin = staff[Role.ADMINISTRATOR]
     pid, my_phone = _patient_conflict(admin)
-    _enrolled_offline(admin)
+    enrolled_offline(admin.runtime)
     window = make_window(qtbot, admin)
     assert window.sync_status.text() == "Conflicts 1"
 
@@ -264,7 +255,7 @@ def test_an_administrator_connects_the_workstation_and_it_syncs(qtbot, staff, cl
 
 def test_rows_pulled_from_other_workstations_tell_open_screens_to_reload(qtbot, staff, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window, _panel = _cloud_panel(qtbot, staff)
-    _enrolled_offline(staff[Role.ADMINISTRATOR])
+    enrolled_offline(staff[Role.ADMINISTRATOR].runtime)
     monkeypatch.setattr(sync, "run_once", lambda _runtime: sync.SyncReport(pulled=3))
     with qtbot.waitSignal(bus.changes_applied) as by_hand:
         window.sync_runner.sync_now()  # "Sync now" with no background worker running
@@ -278,18 +269,7 @@ def test_signing_out_does_not_wait_for_a_round_stuck_on_the_network(qtbot, staff
     from app.ui.app import show_main_window
 
     admin = staff[Role.ADMINISTRATOR]
-    with socket.socket() as silent:  # takes connections, never answers: a round hangs until its timeout
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
-        cloud.write_settings(
-            admin.runtime,
-            {
-                cloud.URL: f"http://127.0.0.1:{silent.getsockname()[1]}",
-                cloud.DEVICE_ID: "d",
-                cloud.CLOUD_CLINIC: "c",
-                cloud.TOKEN: "t",
-            },
-        )
+    with silent_cloud(admin.runtime):  # a round hangs on the network
         window = show_main_window(admin.runtime, admin.actor)
         qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_signing_out", True))
         worker = window.sync_runner._worker
@@ -308,7 +288,7 @@ def test_the_app_syncs_in_the_background_once_signed_in_and_stops_on_sign_out(qt
     from app.ui.app import show_main_window
 
     admin = staff[Role.ADMINISTRATOR]
-    _enrolled_offline(admin)  # its cloud is not answering
+    enrolled_offline(admin.runtime)  # its cloud is not answering
     window = show_main_window(admin.runtime, admin.actor)
     qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "_signing_out", True))
     assert window.sync_runner.running
