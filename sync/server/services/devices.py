@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sync.protocol import REVOKED_MESSAGE
@@ -90,13 +90,17 @@ class Caller:
     clinic_seq: int
 
 
+# built once, run on the session's connection without the ORM's layer: this runs on every
+# request of every workstation (the no-change poll is mostly this query)
+_LOOK_UP = (
+    select(Device.id, Device.clinic_id, Device.revoked_at, Device.last_seen_at, Clinic.last_seq)
+    .join(Clinic, Clinic.id == Device.clinic_id)
+    .where(Device.token_hash == bindparam("token_hash"))
+)
+
+
 def _look_up(session: Session, token: str) -> Row[Any] | None:
-    # plain columns, no ORM object: this runs on every request of every workstation
-    return session.execute(
-        select(Device.id, Device.clinic_id, Device.revoked_at, Device.last_seen_at, Clinic.last_seq)
-        .join(Clinic, Clinic.id == Device.clinic_id)
-        .where(Device.token_hash == token_hash(token))
-    ).one_or_none()
+    return session.connection().execute(_LOOK_UP, {"token_hash": token_hash(token)}).one_or_none()
 
 
 def _seen_recently(last_seen_at: datetime | None, now: datetime) -> bool:
