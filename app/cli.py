@@ -397,6 +397,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    # the program's own non-Qt layers before Qt: once loaded, PySide6 reads the source of every
+    # module imported after it (its __feature__ import hook), a tenth of a second or more per start
+    import app.bootstrap
+    import app.services.clinical_notes
+    import app.services.patients
+    import app.services.sync_background
+    import app.services.sync_conflicts  # noqa: F401
     from app.ui.app import run
 
     return run(_data_dir(args), passphrase_file=args.passphrase_file)

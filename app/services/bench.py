@@ -498,6 +498,9 @@ def _median_startup(cmd: list[str], env: dict[str, str]) -> tuple[float | None, 
 def _startup_figures(data_dir: Path, passphrase: str | None, password: str) -> dict[str, Any]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
+    # a clinic's install keeps its compiled bytecode; with this set (as on some build machines)
+    # every start would compile the whole program again, which no workstation does
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     floor, floor_error = _median_startup([sys.executable, "-c", _FLOOR_WINDOW], env)
     app_env = {
