@@ -172,3 +172,17 @@ def test_a_change_by_another_user_appears_in_an_open_book(qtbot, desk):
     scheduling.book(staff[Role.DENTIST], book.request(patients["Ben"], FUTURE_MONDAY, "14:00", "14:30"))
     qtbot.waitUntil(lambda: len(page.book.appointments) == 1, timeout=3000)
     assert page.book.appointments[0].patient_name == "Testcase, Ben"
+
+
+def test_bookable_hours_are_white_and_the_rest_grey_by_chair_and_by_provider(qtbot, desk):
+    page, _book, _patients, _staff = desk
+    view = page.day_view
+    for by in ("operatory", "provider"):
+        view.set_book(view.book, by)
+        image = view.grab().toImage()
+        first = min(iv.start for ivs in view.book.available.values() for iv in ivs)
+        x = int(view.column_width() * 1.5) + 56  # the middle of the second column
+        inside = image.pixelColor(x, int(view.y_for(first + timedelta(minutes=60)) + 10))
+        before = image.pixelColor(x, int(view.y_for(first) - 10))  # the row before anyone works
+        assert inside.name() == "#ffffff", by
+        assert before.name() == "#eceff1", by

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from app.domain.scheduling import VisitStatus
+from app.domain.scheduling import Interval, VisitStatus
 from app.services.scheduling import AppointmentView, DayBook, Resource
 
 TIME_GUTTER = 56
@@ -205,29 +205,27 @@ class DayView(QWidget):
     def _paint_shading(self, p: QPainter) -> None:
         """Grey where nobody can be booked: the provider's off-hours and blocks."""
         assert self.book is not None
-        off = QColor("#ECEFF1")
+        cols, width = self.columns(), self.column_width()
+        top, bottom = HEADER, HEADER + self.rows() * ROW_HEIGHT
+        p.fillRect(QRectF(TIME_GUTTER, top, width * len(cols), bottom - top), QColor("#ECEFF1"))
+        if self.by == "provider":
+            for i, col in enumerate(cols):
+                self._fill_free(p, TIME_GUTTER + i * width, width, self.book.available.get(col.id, []))
+        else:
+            # a chair is bookable whenever any provider is: the same hours across every chair,
+            # painted once (a column at a time, it was most of the day view's painting)
+            every = [iv for ivs in self.book.available.values() for iv in ivs]
+            self._fill_free(p, TIME_GUTTER, width * len(cols), every)
         block_colour = QColor(255, 224, 178, 160)
-        for i, col in enumerate(self.columns()):
-            x = TIME_GUTTER + i * self.column_width()
-            if self.by == "provider":
-                free = self.book.available.get(col.id, [])
-            else:
-                # a chair is bookable whenever any provider is
-                free = [iv for ivs in self.book.available.values() for iv in ivs]
-            top, bottom = HEADER, HEADER + self.rows() * ROW_HEIGHT
-            p.fillRect(QRectF(x, top, self.column_width(), bottom - top), off)
-            for iv in free:
-                p.fillRect(
-                    QRectF(x, self.y_for(iv.start), self.column_width(), self.y_for(iv.end) - self.y_for(iv.start)),
-                    QColor("#FFFFFF"),
-                )
+        for i, col in enumerate(cols):
+            x = TIME_GUTTER + i * width
             for b in self.book.blocks:
                 mine = b.operatory_id == col.id if self.by == "operatory" else b.provider_id == col.id
                 if mine or (b.provider_id is None and b.operatory_id is None):
                     r = QRectF(
                         x,
                         self.y_for(b.interval.start),
-                        self.column_width(),
+                        width,
                         self.y_for(b.interval.end) - self.y_for(b.interval.start),
                     )
                     p.fillRect(r, block_colour)
@@ -235,6 +233,20 @@ class DayView(QWidget):
                     p.drawText(
                         r.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignTop, b.kind.replace("_", " ").capitalize()
                     )
+
+    def _fill_free(self, p: QPainter, x: float, width: float, intervals: list[Interval]) -> None:
+        """White over the bookable times; overlapping intervals merged first, so each pixel is
+        filled once."""
+        white = QColor("#FFFFFF")
+        merged: list[list[datetime]] = []
+        for iv in sorted(intervals, key=lambda iv: iv.start):
+            if merged and iv.start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], iv.end)
+            else:
+                merged.append([iv.start, iv.end])
+        for start, end in merged:
+            top = self.y_for(start)
+            p.fillRect(QRectF(x, top, width, self.y_for(end) - top), white)
 
     def _colour(self, view: AppointmentView) -> QColor:
         colour = QColor(view.provider_colour if self.colour_by == "provider" else view.type_colour)
