@@ -45,19 +45,23 @@ def location_tz(session: Session, location_id: str) -> tuple[Location, ZoneInfo]
     return loc, ZoneInfo(loc.time_zone)
 
 
-def blocks(session: Session, location_id: str, tz: ZoneInfo, first: date, last: date) -> list[BlockView]:
-    """One-off blocks touching the days, plus weekly blocks expanded onto each day."""
+def blocks(
+    session: Session, location_id: str, tz: ZoneInfo, first: date, last: date, provider_id: str | None = None
+) -> list[BlockView]:
+    """One-off blocks touching the days, plus weekly blocks expanded onto each day; with
+    `provider_id`, only that provider's and the location-wide ones."""
     bounds = Interval(*_span(tz, first, last))
-    rows = session.scalars(
-        select(ScheduleBlock).where(
-            ScheduleBlock.location_id == location_id,
-            ScheduleBlock.deleted_at.is_(None),
-            or_(
-                ScheduleBlock.weekday.is_not(None),
-                and_(ScheduleBlock.starts_at < bounds.end, ScheduleBlock.ends_at > bounds.start),
-            ),
-        )
+    query = select(ScheduleBlock).where(
+        ScheduleBlock.location_id == location_id,
+        ScheduleBlock.deleted_at.is_(None),
+        or_(
+            ScheduleBlock.weekday.is_not(None),
+            and_(ScheduleBlock.starts_at < bounds.end, ScheduleBlock.ends_at > bounds.start),
+        ),
     )
+    if provider_id is not None:
+        query = query.where(or_(ScheduleBlock.provider_id == provider_id, ScheduleBlock.provider_id.is_(None)))
+    rows = session.scalars(query)
     out: list[BlockView] = []
     for b in rows:
         if b.weekday is None:
@@ -80,17 +84,19 @@ def _span(tz: ZoneInfo, first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def provider_hours(
-    session: Session, location_id: str, tz: ZoneInfo, first: date, last: date
+    session: Session, location_id: str, tz: ZoneInfo, first: date, last: date, provider_id: str | None = None
 ) -> dict[str, list[Interval]]:
-    """Provider id -> working intervals at the location (weekly hours with exceptions)."""
+    """Provider id -> working intervals at the location (weekly hours with exceptions); with
+    `provider_id`, that provider's alone."""
     weekly: dict[str, list[WeeklyHours]] = defaultdict(list)
-    for row in session.scalars(
-        select(WeeklyHoursRow).where(
-            WeeklyHoursRow.location_id == location_id,
-            WeeklyHoursRow.provider_id.is_not(None),
-            WeeklyHoursRow.deleted_at.is_(None),
-        )
-    ):
+    rows = select(WeeklyHoursRow).where(
+        WeeklyHoursRow.location_id == location_id,
+        WeeklyHoursRow.provider_id.is_not(None),
+        WeeklyHoursRow.deleted_at.is_(None),
+    )
+    if provider_id is not None:
+        rows = rows.where(WeeklyHoursRow.provider_id == provider_id)
+    for row in session.scalars(rows):
         assert row.provider_id is not None
         weekly[row.provider_id].append(WeeklyHours(row.weekday, hhmm(row.start_local), hhmm(row.end_local)))
     exceptions: dict[str, dict[date, list[tuple[time, time]]]] = defaultdict(dict)

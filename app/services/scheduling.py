@@ -364,8 +364,8 @@ def _check_hours(ctx: Ctx, s: Session, location_id: str, provider_id: str, iv: I
     _loc, tz = availability.location_tz(s, location_id)
     first, last = iv.start.astimezone(tz).date(), iv.end.astimezone(tz).date()
     free = availability.available(
-        availability.provider_hours(s, location_id, tz, first, last),
-        availability.blocks(s, location_id, tz, first, last),
+        availability.provider_hours(s, location_id, tz, first, last, provider_id),
+        availability.blocks(s, location_id, tz, first, last, provider_id),
     ).get(provider_id, [])
     if any(f.start <= iv.start and iv.end <= f.end for f in merge(free)):
         return
