@@ -210,7 +210,7 @@ def cloud_shots(app: QApplication, admin_window: QWidget, out: Path) -> None:
     from app.services.sync_background import SyncState
     from app.ui.shell.sync_status import SyncStatusWidget
 
-    admin_page = admin_window.pages.currentWidget()  # type: ignore[attr-defined]
+    admin_page = admin_window.admin  # type: ignore[attr-defined]
     panel = admin_page.cloud  # type: ignore[union-attr]
     admin_page.tabs.setCurrentWidget(panel)  # type: ignore[union-attr]
     panel.address.setText("https://cloud.riverside-dental.example")
@@ -245,7 +245,7 @@ def cloud_shots(app: QApplication, admin_window: QWidget, out: Path) -> None:
 
 def backups_shot(app: QApplication, admin_window: QWidget, out: Path, scratch: Path) -> None:
     """Admin → Backups with a folder chosen and a backup just made to it."""
-    admin_page = admin_window.pages.currentWidget()  # type: ignore[attr-defined]
+    admin_page = admin_window.admin  # type: ignore[attr-defined]
     panel = admin_page.backups  # type: ignore[union-attr]
     admin_page.tabs.setCurrentWidget(panel)  # type: ignore[union-attr]
     nas = scratch / "nas-backups"
@@ -346,7 +346,7 @@ def main(out: Path) -> int:
     admin_window.go_to("admin")
     settle(app, 400)
     save(admin_window, out, "09-admin-staff")
-    admin_page = admin_window.pages.currentWidget()
+    admin_page = admin_window.admin  # type: ignore[attr-defined]
     admin_page.tabs.setCurrentWidget(admin_page.security)  # type: ignore[attr-defined]
     settle(app)
     save(admin_window, out, "10-admin-security")

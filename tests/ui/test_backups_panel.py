@@ -12,7 +12,7 @@ from tests.ui.conftest import make_window, wait_ops
 def _backups_panel(qtbot, ctx):  # type: ignore[no-untyped-def]
     window = make_window(qtbot, ctx)
     window.go_to("admin")
-    page = window.pages.currentWidget()
+    page = window.admin
     page.tabs.setCurrentWidget(page.backups)
     return page.backups
 

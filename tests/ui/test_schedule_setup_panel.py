@@ -14,7 +14,7 @@ def _panel(qtbot, staff) -> ScheduleSetupPanel:  # type: ignore[no-untyped-def]
     setup.save_location(admin, LocationInput("Main St", "America/New_York"))
     window = make_window(qtbot, admin)
     window.go_to("admin")
-    page = window.pages.currentWidget()
+    page = window.admin
     page.tabs.setCurrentWidget(page.schedule_setup)
     panel = page.schedule_setup
     panel.refresh()
@@ -83,7 +83,7 @@ def test_an_administrator_adds_an_appointment_type(qtbot, staff, message_boxes) 
 def test_the_tab_is_only_for_those_who_set_up_the_book(qtbot, staff) -> None:  # type: ignore[no-untyped-def]
     window = make_window(qtbot, staff[Role.ADMINISTRATOR])
     window.go_to("admin")
-    page = window.pages.currentWidget()
+    page = window.admin
     assert "Schedule set-up" in [page.tabs.tabText(i) for i in range(page.tabs.count())]
     receptionist = make_window(qtbot, staff[Role.RECEPTIONIST])
     labels = [receptionist.nav.item(i).text() for i in range(receptionist.nav.count())]

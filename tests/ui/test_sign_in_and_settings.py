@@ -72,7 +72,7 @@ def test_passphrase_dialog_refuses_a_wrong_passphrase_then_opens_the_clinic(qtbo
 def test_security_policy_changes_apply_at_once(qtbot, staff, runtime):
     window = make_window(qtbot, staff[Role.ADMINISTRATOR])
     window.go_to("admin")
-    panel = window.pages.currentWidget().security
+    panel = window.admin.security
     panel.spins["idle_lock_minutes"].setValue(5)
     panel.spins["max_failed_logins"].setValue(3)
     panel.save()

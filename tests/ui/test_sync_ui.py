@@ -203,7 +203,7 @@ def _cloud_panel(qtbot, staff):  # type: ignore[no-untyped-def]
     window = make_window(qtbot, staff[Role.ADMINISTRATOR])
     window.sync_runner.start()  # as the app does once the window shows
     window.go_to("admin")
-    page = window.pages.currentWidget()
+    page = window.admin
     page.tabs.setCurrentWidget(page.cloud)
     return window, page.cloud
 

@@ -84,7 +84,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, ctx: Ctx) -> None:
         super().__init__()
-        from app.ui.admin.page import AdminPage
         from app.ui.patients.page import PatientsPage
         from app.ui.schedule.page import SchedulePage
 
@@ -111,7 +110,8 @@ class MainWindow(QMainWindow):
             if area.key == "patients":
                 page: QWidget = self.patients
             elif area.key == "admin":
-                page = AdminPage(ctx, self.sync_runner)
+                self._admin_area = LazyPage(self._make_admin_page)
+                page = self._admin_area
             elif area.key == "chart":
                 self._chart_area = LazyPage(self._make_chart_page)
                 page = self._chart_area
@@ -226,6 +226,16 @@ class MainWindow(QMainWindow):
         from app.ui.chart.page import ChartPage
 
         return ChartPage(self.ctx)
+
+    def _make_admin_page(self) -> QWidget:
+        from app.ui.admin.page import AdminPage
+
+        return AdminPage(self.ctx, self.sync_runner)
+
+    @property
+    def admin(self):  # type: ignore[no-untyped-def]
+        """The Admin screen (administrators only), built the first time it is needed."""
+        return self._admin_area.page()
 
     @property
     def chart(self):  # type: ignore[no-untyped-def]
